@@ -1,0 +1,77 @@
+"""`flask --app wsgi ivr ...`: the line's commands."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from . import db
+
+ivr_cli = AppGroup("ivr", help="The cancellation line: database, demo data, calls, prompts.")
+
+
+def init_app(app: Flask) -> None:
+    from .simulator.cli import call_command
+
+    ivr_cli.add_command(call_command)
+    app.cli.add_command(ivr_cli)
+
+
+def alembic_config():  # type: ignore[no-untyped-def]
+    from alembic.config import Config
+
+    root = Path(__file__).resolve().parent.parent / "db"
+    cfg = Config(str(root / "alembic.ini"))
+    cfg.set_main_option("script_location", str(root))
+    return cfg
+
+
+def upgrade_database() -> None:
+    """Bring the schema to the newest migration."""
+    from alembic import command
+
+    cfg = alembic_config()
+    with db.engine().begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.upgrade(cfg, "head")
+
+
+@ivr_cli.command("init-db")
+def init_db_command() -> None:
+    """Bring the database schema to the newest migration."""
+    upgrade_database()
+    click.echo(f"Database is at the newest migration ({_safe_url()}).")
+
+
+@ivr_cli.command("seed-demo")
+def seed_demo_command() -> None:
+    """Load the demo customers, subscriptions and offers (running it twice changes nothing)."""
+    from .demo import seed_demo
+
+    upgrade_database()
+    s = db.session()
+    added = seed_demo(s, current_app.config["VOICE_PROMPTS_DIR"])
+    s.commit()
+    click.echo(f"Demo data loaded: {added} new rows." if added else "Demo data already loaded.")
+
+
+@ivr_cli.command("show-call")
+@click.argument("call_sid")
+def show_call_command(call_sid: str) -> None:
+    """Print the record of one call as JSON."""
+    from .records import call_record, find_call
+
+    call = find_call(db.session(), call_sid)
+    if call is None:
+        click.echo(f"No call with CallSid {call_sid}.", err=True)
+        sys.exit(1)
+    click.echo(json.dumps(call_record(call), indent=2, ensure_ascii=False))
+
+
+def _safe_url() -> str:
+    return db.engine().url.render_as_string(hide_password=True)

@@ -1,0 +1,46 @@
+"""Settings from the environment, with safe embedded defaults.
+
+Every setting the line reads is listed here and documented in README.md.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _bool(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def from_environment(instance_path: str) -> dict[str, Any]:
+    """Read the line's settings from the environment.
+
+    The SQLite default lives in Flask's instance folder so a fresh checkout
+    runs with nothing configured.
+    """
+    env = os.environ
+    default_db = "sqlite:///" + str(Path(instance_path) / "ivr.sqlite3")
+    return {
+        "DATABASE_URL": env.get("DATABASE_URL") or default_db,
+        # No default secret: without a token every webhook is refused (403),
+        # except in development, where the simulator signs with DEV_AUTH_TOKEN.
+        "TWILIO_AUTH_TOKEN": env.get("TWILIO_AUTH_TOKEN") or None,
+        "PUBLIC_BASE_URL": (env.get("PUBLIC_BASE_URL") or "").rstrip("/") or None,
+        "AGENT_NUMBER": env.get("AGENT_NUMBER") or None,
+        # e.g. "mon-fri 09:00-17:00"; empty means people answer at any hour.
+        "AGENT_HOURS": env.get("AGENT_HOURS") or "",
+        "AGENT_TIMEZONE": env.get("AGENT_TIMEZONE") or "America/New_York",
+        "AGENT_DIAL_TIMEOUT": int(env.get("AGENT_DIAL_TIMEOUT") or 20),
+        "COMPANY_NAME": env.get("COMPANY_NAME") or "Acme Streaming",
+        "VOICE_PROMPTS_DIR": env.get("VOICE_PROMPTS_DIR") or str(PROJECT_ROOT / "voice_prompts"),
+        "SPEECH_CONFIDENCE_THRESHOLD": float(env.get("SPEECH_CONFIDENCE_THRESHOLD") or 0.45),
+        "SECRET_KEY": env.get("SECRET_KEY") or None,
+        "IVR_ENV": env.get("IVR_ENV") or "development",
+        "SESSION_COOKIE_SECURE": _bool(env.get("SESSION_COOKIE_SECURE"), False),
+    }

@@ -1,0 +1,98 @@
+"""The database: one engine per app, one session per request or command.
+
+The request (or CLI command) owns the transaction: models and services
+never commit; the edge that called them does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flask import Flask, current_app, g
+from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 15})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+            # WAL lets readers (the console) work while a webhook writes;
+            # foreign keys are off by default in SQLite.
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    elif url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgres://")
+    return create_engine(
+        url,
+        pool_size=int(current_app.config.get("DB_POOL_SIZE", 5)) if _has_app() else 5,
+        max_overflow=int(current_app.config.get("DB_MAX_OVERFLOW", 5)) if _has_app() else 5,
+        pool_pre_ping=True,
+        pool_timeout=5,
+        connect_args={"connect_timeout": 5},
+    )
+
+
+def _has_app() -> bool:
+    try:
+        current_app._get_current_object()
+    except RuntimeError:
+        return False
+    return True
+
+
+def init_app(app: Flask) -> None:
+    with app.app_context():
+        engine = make_engine(app.config["DATABASE_URL"])
+    app.extensions["ivr.engine"] = engine
+    app.extensions["ivr.sessionmaker"] = sessionmaker(engine, expire_on_commit=False)
+    app.teardown_appcontext(_close_session)
+
+
+def engine() -> Engine:
+    return current_app.extensions["ivr.engine"]  # type: ignore[no-any-return]
+
+
+def session() -> Session:
+    """The session of the current request or command (created on first use)."""
+    if "db_session" not in g:
+        g.db_session = current_app.extensions["ivr.sessionmaker"]()
+    return g.db_session  # type: ignore[no-any-return]
+
+
+@contextmanager
+def new_session() -> Iterator[Session]:
+    """A session of its own, for work outside the request's transaction."""
+    s: Session = current_app.extensions["ivr.sessionmaker"]()
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    s = g.pop("db_session", None)
+    if s is not None:
+        s.close()

@@ -1,0 +1,179 @@
+"""The vocabulary of the call flow: what the caller did, what the line knows,
+and what the line decides to say and do next. Plain data, no Flask."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Literal, Protocol
+
+from .understand import Vocabulary
+
+AnswerKind = Literal["start", "digits", "speech", "silence", "dial"]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What Twilio posted for one turn."""
+
+    kind: AnswerKind
+    digits: str = ""
+    speech: str = ""
+    confidence: float | None = None
+    dial_status: str = ""
+
+
+@dataclass(frozen=True)
+class CallState:
+    """Everything the flow needs to remember between webhooks (kept in the DB)."""
+
+    step: str = "greeting"
+    language: str = "en-US"
+    caller: str | None = None
+    customer_id: int | None = None
+    account_number: str | None = None
+    verified: bool = False
+    subscription_id: int | None = None
+    reason_code: str | None = None
+    reason_text: str | None = None
+    offer_id: int | None = None
+    offer_accepted: bool | None = None
+    outcome: str = "in_progress"
+    outcome_step: str | None = None
+    misses: int = 0
+    pin_tries: int = 0
+    account_tries: int = 0
+    pending: Mapping[str, Any] | None = None
+    return_step: str | None = None
+    transferred: bool = False
+    agent_requested: bool = False
+    agent_result: str | None = None
+    agent_reason: str | None = None
+
+    def but(self, **changes: Any) -> CallState:
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Digits:
+    """A code read digit by digit."""
+
+    value: str
+
+
+@dataclass(frozen=True)
+class Say:
+    """One thing the line says: a prompt by key (with its placeholders), or
+    text that is itself data (an offer's wording, edited by operations)."""
+
+    key: str | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+    short: bool = False
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class Listen:
+    """Ask the step's question and wait for keys or words."""
+
+    step: str
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """Ring a person, who first hears who is calling (the whisper)."""
+
+
+@dataclass(frozen=True)
+class Hangup:
+    pass
+
+
+Then = Listen | Transfer | Hangup
+
+
+@dataclass(frozen=True)
+class Cancel:
+    subscription_id: int
+    reason_code: str | None
+    reason_text: str | None
+
+
+@dataclass(frozen=True)
+class ApplyOffer:
+    subscription_id: int
+    offer_id: int
+
+
+@dataclass(frozen=True)
+class RequestCallback:
+    reason: str
+
+
+Effect = Cancel | ApplyOffer | RequestCallback
+
+
+@dataclass(frozen=True)
+class Decision:
+    state: CallState
+    lines: tuple[Say, ...]
+    then: Then
+    effects: tuple[Effect, ...] = ()
+    # What the line understood, for the call record: {"meaning": ..., ...}
+    understood: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class CustomerFacts:
+    id: int
+    name: str
+    account_number: str
+    language: str
+
+
+@dataclass(frozen=True)
+class SubscriptionFacts:
+    id: int
+    plan: str
+    price: Decimal
+    period_end: dt.date
+
+
+@dataclass(frozen=True)
+class OfferFacts:
+    id: int
+    code: str
+    reason_code: str
+    kind: str
+    terms: Mapping[str, Any]
+    wording: Mapping[str, str]
+
+
+class World(Protocol):
+    """What the flow may look up. Reads only: every change is an Effect."""
+
+    company_name: str
+    speech_threshold: float
+
+    def vocabulary(self, language: str) -> Vocabulary: ...
+
+    def customer(self, customer_id: int) -> CustomerFacts | None: ...
+
+    def customer_by_phone(self, phone: str) -> CustomerFacts | None: ...
+
+    def customer_by_account(self, account_number: str) -> CustomerFacts | None: ...
+
+    def pin_matches(self, customer_id: int, pin: str) -> bool: ...
+
+    def active_subscriptions(self, customer_id: int) -> Sequence[SubscriptionFacts]: ...
+
+    def subscription(self, subscription_id: int) -> SubscriptionFacts | None: ...
+
+    def offer_for(self, reason_code: str) -> OfferFacts | None: ...
+
+    def offer(self, offer_id: int) -> OfferFacts | None: ...
+
+    def agents(self) -> Literal["open", "closed"]: ...

@@ -1,0 +1,299 @@
+"""Understanding what a caller said or pressed.
+
+Pure functions over a vocabulary that lives beside the prompts
+(voice_prompts/<lang>.yaml), so operations staff can tune it. Matching is on
+whole words after lower-casing, dropping accents and fillers; the longest
+phrase wins, and a phrase after a negation ("I don't want to cancel")
+counts the other way or not at all.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+Phrase = tuple[str, ...]
+
+# Punctuation ends the reach of a negation: "No, cancel it" is not "don't cancel".
+BOUNDARY = "|"
+NEGATION_REACH = 3
+
+# A negated phrase of one intent means another: "not okay" is a no,
+# "don't cancel" is a keep. Other negated phrases mean nothing.
+NEGATED_INTENT = {"yes": "no", "no": "keep"}
+
+
+@dataclass(frozen=True)
+class NumberWords:
+    units: Mapping[str, int] = field(default_factory=dict)
+    teens: Mapping[str, int] = field(default_factory=dict)
+    tens: Mapping[str, int] = field(default_factory=dict)
+    hundred: frozenset[str] = frozenset()
+    double: frozenset[str] = frozenset()
+    triple: frozenset[str] = frozenset()
+    joiners: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    language: str
+    fillers: tuple[Phrase, ...]
+    negations: tuple[Phrase, ...]
+    intents: Mapping[str, tuple[Phrase, ...]]
+    reasons: Mapping[str, tuple[Phrase, ...]]
+    numbers: NumberWords
+    hints: Mapping[str, tuple[str, ...]]
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def from_data(cls, language: str, data: Mapping[str, Any]) -> Vocabulary:
+        numbers = data.get("numbers") or {}
+        return cls(
+            language=language,
+            fillers=_phrases(data.get("fillers", ())),
+            negations=_phrases(data.get("negations", ())),
+            intents={k: _phrases(v) for k, v in (data.get("intents") or {}).items()},
+            reasons={k: _phrases(v) for k, v in (data.get("reasons") or {}).items()},
+            numbers=NumberWords(
+                units={normalize(k): int(v) for k, v in (numbers.get("units") or {}).items()},
+                teens={normalize(k): int(v) for k, v in (numbers.get("teens") or {}).items()},
+                tens={normalize(k): int(v) for k, v in (numbers.get("tens") or {}).items()},
+                hundred=frozenset(normalize(w) for w in numbers.get("hundred", ())),
+                double=frozenset(normalize(w) for w in numbers.get("double", ())),
+                triple=frozenset(normalize(w) for w in numbers.get("triple", ())),
+                joiners=frozenset(normalize(w) for w in numbers.get("joiners", ())),
+            ),
+            hints={k: tuple(str(x) for x in v) for k, v in (data.get("hints") or {}).items()},
+            raw=data,
+        )
+
+    def hints_for(self, step: str, intents: Iterable[str], reasons: bool = False) -> str:
+        """Twilio's `hints`: a comma-separated string (never a list, which
+        twilio-python would write as "['a', 'b']")."""
+        words: list[str] = list(self.hints.get(step, ()))
+        for name in intents:
+            words.extend(" ".join(p) for p in self.intents.get(name, ()))
+        if reasons:
+            for phrases in self.reasons.values():
+                words.extend(" ".join(p) for p in phrases)
+        seen: dict[str, None] = {}
+        for w in words:
+            # Twilio limits each hint to 100 characters.
+            if w and len(w) <= 100:
+                seen.setdefault(w, None)
+        return ", ".join(seen)
+
+
+@dataclass(frozen=True)
+class Match:
+    label: str
+    start: int
+    end: int
+    negated: bool
+
+
+def normalize(text: str) -> str:
+    """Lower case, typographic apostrophes made plain, accents dropped."""
+    text = text.replace("\u2019", "'").replace("\u2018", "'").lower()
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+_TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[.,;:!?]")
+
+
+def tokenize(text: str) -> list[str]:
+    out: list[str] = []
+    for tok in _TOKEN.findall(normalize(text).replace("-", " ")):
+        if tok in ".,;:!?":
+            if out and out[-1] != BOUNDARY:
+                out.append(BOUNDARY)
+        else:
+            out.append(tok)
+    return out
+
+
+def _phrases(items: Iterable[Any]) -> tuple[Phrase, ...]:
+    phrases = []
+    for item in items:
+        toks = tuple(t for t in tokenize(str(item)) if t != BOUNDARY)
+        if toks:
+            phrases.append(toks)
+    return tuple(phrases)
+
+
+def without_fillers(tokens: Sequence[str], vocab: Vocabulary) -> list[str]:
+    fillers = sorted(vocab.fillers, key=len, reverse=True)
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        for f in fillers:
+            if tuple(tokens[i : i + len(f)]) == f:
+                i += len(f)
+                break
+        else:
+            out.append(tokens[i])
+            i += 1
+    return out
+
+
+def find_matches(
+    tokens: Sequence[str], table: Mapping[str, Iterable[Phrase]], negations: Sequence[Phrase]
+) -> list[Match]:
+    """Longest phrases first; each word belongs to at most one match."""
+    candidates = sorted(
+        ((label, phrase) for label, phrases in table.items() for phrase in phrases),
+        key=lambda lp: -len(lp[1]),
+    )
+    used = [False] * len(tokens)
+    matches: list[Match] = []
+    for label, phrase in candidates:
+        n = len(phrase)
+        for i in range(len(tokens) - n + 1):
+            if tuple(tokens[i : i + n]) == phrase and not any(used[i : i + n]):
+                for j in range(i, i + n):
+                    used[j] = True
+                negated = not _starts_negated(phrase, negations) and _negated_before(
+                    tokens, i, negations
+                )
+                matches.append(Match(label, i, i + n, negated))
+    return sorted(matches, key=lambda m: m.start)
+
+
+def _starts_negated(phrase: Phrase, negations: Sequence[Phrase]) -> bool:
+    return any(phrase[: len(neg)] == neg for neg in negations)
+
+
+def _negated_before(tokens: Sequence[str], start: int, negations: Sequence[Phrase]) -> bool:
+    lo = start
+    while lo > 0 and start - lo < NEGATION_REACH and tokens[lo - 1] != BOUNDARY:
+        lo -= 1
+    window = tokens[lo:start]
+    return any(
+        tuple(window[i : i + len(neg)]) == neg
+        for neg in negations
+        for i in range(len(window) - len(neg) + 1)
+    )
+
+
+def intent_of(text: str, vocab: Vocabulary, allowed: Iterable[str] | None = None) -> str | None:
+    """The intent the words carry most strongly, among those allowed."""
+    tokens = without_fillers(tokenize(text), vocab)
+    scores: dict[str, int] = {}
+    for m in find_matches(tokens, vocab.intents, vocab.negations):
+        label = NEGATED_INTENT.get(m.label) if m.negated else m.label
+        if label:
+            scores[label] = scores.get(label, 0) + (m.end - m.start)
+    if allowed is not None:
+        allowed = set(allowed)
+        scores = {k: v for k, v in scores.items() if k in allowed}
+    if not scores:
+        return None
+    best = max(scores.values())
+    winners = [k for k, v in scores.items() if v == best]
+    # "yes, no" is no answer at all.
+    return winners[0] if len(winners) == 1 else None
+
+
+def wants_agent(text: str, vocab: Vocabulary) -> bool:
+    tokens = without_fillers(tokenize(text), vocab)
+    return any(
+        m.label == "agent" and not m.negated
+        for m in find_matches(tokens, {"agent": vocab.intents.get("agent", ())}, vocab.negations)
+    )
+
+
+def reason_of(text: str, vocab: Vocabulary, order: Sequence[str]) -> str | None:
+    """The reason code the words point to; ties go to the earlier code in `order`."""
+    tokens = without_fillers(tokenize(text), vocab)
+    scores: dict[str, int] = {}
+    for m in find_matches(tokens, vocab.reasons, vocab.negations):
+        if not m.negated:
+            scores[m.label] = scores.get(m.label, 0) + (m.end - m.start)
+    if not scores:
+        return None
+    best = max(scores.values())
+    return next(code for code in order if scores.get(code) == best)
+
+
+def number_of(text: str, vocab: Vocabulary) -> str | None:
+    """The digit string spoken: "one two three four", "twelve thirty-four",
+    "1234", "double five", "oh", Spanish "doce treinta y cuatro". None when
+    the words hold no number."""
+    words = vocab.numbers
+    tokens = [t for t in tokenize(text) if t != BOUNDARY]
+    digits: list[str] = []
+    found = False
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        nxt = tokens[i + 1] if i + 1 < len(tokens) else None
+        if tok.isdigit():
+            digits.append(tok)
+            found = True
+        elif tok in words.double or tok in words.triple:
+            times = 2 if tok in words.double else 3
+            if nxt is not None and nxt in words.units:
+                digits.append(str(words.units[nxt]) * times)
+                found = True
+                i += 1
+        elif tok in words.units:
+            value = words.units[tok]
+            if nxt is not None and nxt in words.hundred:
+                i += 1
+                value_str, i = _hundreds(value, tokens, i, words)
+                digits.append(value_str)
+            else:
+                digits.append(str(value))
+            found = True
+        elif tok in words.teens:
+            value = words.teens[tok]
+            if nxt is not None and nxt in words.hundred:
+                i += 1
+                value_str, i = _hundreds(value, tokens, i, words)
+                digits.append(value_str)
+            else:
+                digits.append(str(value))
+            found = True
+        elif tok in words.tens:
+            value = words.tens[tok]
+            j = i + 1
+            if j < len(tokens) and tokens[j] in words.joiners:
+                j += 1
+            if j < len(tokens) and tokens[j] in words.units and words.units[tokens[j]] > 0:
+                value += words.units[tokens[j]]
+                i = j
+            digits.append(str(value))
+            found = True
+        elif tok in words.hundred and not digits:
+            digits.append("100")
+            found = True
+        i += 1
+    return "".join(digits) if found else None
+
+
+def _hundreds(value: int, tokens: Sequence[str], i: int, words: NumberWords) -> tuple[str, int]:
+    """After "<n> hundred": "twelve hundred" is 1200, "one hundred five" 105."""
+    rest = 0
+    j = i + 1
+    if j < len(tokens) and tokens[j] in words.joiners:
+        j += 1
+    if j < len(tokens):
+        tok = tokens[j]
+        if tok in words.tens:
+            rest = words.tens[tok]
+            k = j + 1
+            if k < len(tokens) and tokens[k] in words.joiners:
+                k += 1
+            if k < len(tokens) and tokens[k] in words.units and words.units[tokens[k]] > 0:
+                rest += words.units[tokens[k]]
+                j = k
+            return str(value * 100 + rest), j
+        if tok in words.teens:
+            return str(value * 100 + words.teens[tok]), j
+        if tok in words.units and words.units[tok] > 0:
+            return str(value * 100 + words.units[tok]), j
+    return str(value * 100), i

@@ -1,0 +1,286 @@
+"""The line's data: customers and their subscriptions, offers, calls and
+their append-only events, prompt versions, staff users and the audit log.
+
+Models never commit: the request or command that changed them does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .db import Base
+
+OUTCOMES = (
+    "cancelled",
+    "saved",
+    "agent",
+    "callback",
+    "unverified",
+    "no_subscription",
+    "abandoned",
+    "in_progress",
+)
+
+# Stripe's cancellation_details.feedback values, so reasons map onto billing systems.
+REASON_CODES = (
+    "too_expensive",
+    "unused",
+    "missing_features",
+    "switched_service",
+    "customer_service",
+    "too_complex",
+    "low_quality",
+    "other",
+)
+
+OFFER_KINDS = ("discount", "pause", "downgrade", "free_period", "help")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite drops tzinfo)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given where UTC is required")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(32), index=True)
+    account_number: Mapped[str] = mapped_column(String(32), unique=True)
+    pin_hash: Mapped[str] = mapped_column(String(200))
+    language: Mapped[str] = mapped_column(String(10), default="en-US")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    subscriptions: Mapped[list[Subscription]] = relationship(
+        back_populates="customer", order_by="Subscription.id"
+    )
+
+
+class Subscription(Base):
+    __tablename__ = "subscriptions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    plan: Mapped[str] = mapped_column(String(100))
+    price: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    interval: Mapped[str] = mapped_column(String(10), default="month")
+    # active | cancelled (ends at cancel_at, never charged again) | paused
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    current_period_end: Mapped[dt.date] = mapped_column(Date)
+    cancel_at: Mapped[dt.date | None] = mapped_column(Date)
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    cancellation_reason: Mapped[str | None] = mapped_column(String(40))
+    cancellation_comment: Mapped[str | None] = mapped_column(Text)
+    paused_until: Mapped[dt.date | None] = mapped_column(Date)
+    discount_percent: Mapped[int | None] = mapped_column(Integer)
+    discount_until: Mapped[dt.date | None] = mapped_column(Date)
+    free_until: Mapped[dt.date | None] = mapped_column(Date)
+
+    customer: Mapped[Customer] = relationship(back_populates="subscriptions")
+
+
+class Offer(Base):
+    """The one offer made for a reason. Wording is per language: {"en-US": "..."}."""
+
+    __tablename__ = "offers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(60), unique=True)
+    reason_code: Mapped[str] = mapped_column(String(40), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    terms: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    wording: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class OfferChange(Base):
+    """Append-only history of offer edits: who, when, what it was and became."""
+
+    __tablename__ = "offer_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    offer_id: Mapped[int] = mapped_column(ForeignKey("offers.id"), index=True)
+    changed_by: Mapped[str] = mapped_column(String(200))
+    changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class Call(Base):
+    """One call: its state (keyed by CallSid, so any worker can answer) and its record."""
+
+    __tablename__ = "calls"
+    __table_args__ = (
+        Index("ix_calls_started_at_id", "started_at", "id"),
+        Index("ix_calls_outcome_started_at", "outcome", "started_at"),
+        Index("ix_calls_reason_started_at", "reason_code", "started_at"),
+        Index("ix_calls_language_started_at", "language", "started_at"),
+        Index("ix_calls_offer_started_at", "offer_code", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    from_number: Mapped[str | None] = mapped_column(String(32), index=True)
+    to_number: Mapped[str | None] = mapped_column(String(32))
+    language: Mapped[str] = mapped_column(String(10), default="en-US")
+    step: Mapped[str] = mapped_column(String(40), default="greeting")
+    # Each answered prompt is one turn; action URLs carry it, so a request
+    # Twilio repeats is recognised and never applied twice.
+    turn: Mapped[int] = mapped_column(Integer, default=0)
+    # Counters and pending questions of the flow (retries, PIN tries, ...).
+    flow: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    account_number: Mapped[str | None] = mapped_column(String(32), index=True)
+    verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    subscription_id: Mapped[int | None] = mapped_column(ForeignKey("subscriptions.id"))
+    reason_code: Mapped[str | None] = mapped_column(String(40))
+    reason_text: Mapped[str | None] = mapped_column(Text)
+    offer_id: Mapped[int | None] = mapped_column(ForeignKey("offers.id"))
+    offer_code: Mapped[str | None] = mapped_column(String(60))
+    offer_accepted: Mapped[bool | None] = mapped_column(Boolean)
+    outcome: Mapped[str] = mapped_column(String(20), default="in_progress")
+    outcome_step: Mapped[str | None] = mapped_column(String(40))
+    confirmation: Mapped[str | None] = mapped_column(String(12), unique=True)
+    agent_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    agent_result: Mapped[str | None] = mapped_column(String(20))
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    duration_seconds: Mapped[int | None] = mapped_column(Integer)
+    completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+    customer: Mapped[Customer | None] = relationship()
+    subscription: Mapped[Subscription | None] = relationship()
+    offer: Mapped[Offer | None] = relationship()
+    events: Mapped[list[CallEvent]] = relationship(back_populates="call", order_by="CallEvent.id")
+
+
+class CallEvent(Base):
+    """Append-only: every prompt played, every input heard, every decision."""
+
+    __tablename__ = "call_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    type: Mapped[str] = mapped_column(String(30))
+    step: Mapped[str | None] = mapped_column(String(40))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    call: Mapped[Call] = relationship(back_populates="events")
+
+
+class WebhookReply(Base):
+    """The answer given to each webhook request, so a repeat gets the same answer."""
+
+    __tablename__ = "webhook_replies"
+    __table_args__ = (UniqueConstraint("call_sid", "request_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_sid: Mapped[str] = mapped_column(String(64))
+    request_key: Mapped[str] = mapped_column(String(64))
+    twiml: Mapped[str] = mapped_column(Text)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class CallbackRequest(Base):
+    __tablename__ = "callback_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"), index=True)
+    phone: Mapped[str | None] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(String(40), default="agent_unavailable")
+    requested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    done_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    done_by: Mapped[str | None] = mapped_column(String(200))
+
+    call: Mapped[Call] = relationship()
+
+
+class CallNote(Base):
+    __tablename__ = "call_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"), index=True)
+    author: Mapped[str] = mapped_column(String(200))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    text: Mapped[str] = mapped_column(Text)
+
+
+class PromptVersion(Base):
+    """A published version of one prompt in one language. The newest is live."""
+
+    __tablename__ = "prompt_versions"
+    __table_args__ = (UniqueConstraint("key", "language", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(80))
+    language: Mapped[str] = mapped_column(String(10))
+    version: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    reprompt: Mapped[str | None] = mapped_column(Text)
+    audio: Mapped[str | None] = mapped_column(String(500))
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class AuditLog(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(60))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

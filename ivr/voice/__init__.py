@@ -1,0 +1,5 @@
+"""Twilio's voice webhooks: thin handlers over the call service."""
+
+from .routes import bp
+
+__all__ = ["bp"]

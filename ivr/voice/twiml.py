@@ -1,0 +1,81 @@
+"""Rendering a decision as TwiML, with twiml's own builder (VoiceResponse)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import urlencode
+
+from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
+
+__all__ = ["VoiceResponse", "render", "speak", "url"]
+
+from ..flow.steps import STEPS
+from ..flow.types import Decision, Hangup, Listen, Transfer
+from ..prompts import Catalog, Spoken
+
+
+def url(path: str, **query: Any) -> str:
+    return path + ("?" + urlencode(query) if query else "")
+
+
+def speak(verb: VoiceResponse | Gather, lines: Iterable[Spoken]) -> None:
+    for line in lines:
+        if line.audio:
+            verb.play(line.audio)
+        elif line.text:
+            attrs = {"language": line.language}
+            if line.voice:
+                attrs["voice"] = line.voice
+            verb.say(line.text, **attrs)
+
+
+def render(
+    decision: Decision,
+    spoken: list[Spoken],
+    turn: int,
+    catalog: Catalog,
+    call_sid: str,
+    config: Mapping[str, Any],
+) -> str:
+    response = VoiceResponse()
+    then = decision.then
+    language = decision.state.language
+    if isinstance(then, Listen):
+        step = STEPS[then.step]
+        listening = step.listening
+        vocab = catalog.vocabulary(language)
+        gather_args: dict[str, Any] = {
+            "input": "dtmf speech",  # a string: a list would be written as "['dtmf', 'speech']"
+            "action": url("/voice/gather", step=then.step, turn=turn),
+            "method": "POST",
+            "timeout": listening.timeout,
+            "speech_timeout": "auto",
+            "language": language,
+            "hints": vocab.hints_for(
+                step.phase, ("agent", "repeat", *listening.intents), reasons=listening.reasons
+            ),
+            "finish_on_key": listening.finish_on_key,
+            "action_on_empty_result": False,
+        }
+        if listening.num_digits:
+            gather_args["num_digits"] = listening.num_digits
+        gather = Gather(**gather_args)
+        speak(gather, spoken)
+        response.append(gather)
+        # Nothing heard: Twilio falls through to the next verb.
+        response.redirect(url("/voice/silence", step=then.step, turn=turn), method="POST")
+    elif isinstance(then, Transfer):
+        speak(response, spoken)
+        dial = Dial(
+            action=url("/voice/dial", turn=turn),
+            method="POST",
+            timeout=int(config.get("AGENT_DIAL_TIMEOUT") or 20),
+        )
+        dial.number(config["AGENT_NUMBER"], url=url("/voice/whisper", call=call_sid), method="POST")
+        response.append(dial)
+    else:
+        assert isinstance(then, Hangup)
+        speak(response, spoken)
+        response.hangup()
+    return str(response)

@@ -85,7 +85,7 @@ class Webhook:
     request_key: str = ""
 
 
-Renderer = Callable[[Decision, list[Spoken], int, str], str]
+Renderer = Callable[[Decision, list[Spoken], int], str]
 
 
 def request_key(path: str, params: Mapping[str, str]) -> str:
@@ -162,7 +162,12 @@ def answer(
     world = DbWorld(session, catalog, config)
     state = state_of(call)
     _record_input(session, call, hook.answer)
-    if hook.turn is not None and hook.turn != call.turn and hook.answer.kind != "start":
+    if call.turn == 0 and hook.answer.kind != "start":
+        # We hold no record of this call (it began before a database restore,
+        # say): greet the caller afresh rather than guess where they were.
+        event(session, call, "unknown_call", {"answer": hook.answer.kind})
+        decision = decide(state, Answer("start"), world)
+    elif hook.turn is not None and hook.turn != call.turn and hook.answer.kind != "start":
         # An answer to a question that is no longer open (a stale or reordered
         # request): ask the current question again rather than act on it.
         event(session, call, "stale_request", {"turn": hook.turn, "current_turn": call.turn})
@@ -186,7 +191,7 @@ def answer(
     spoken = render_lines(catalog, decision, results)
     for line in spoken:
         event(session, call, "prompt", _spoken_detail(line))
-    twiml = render(decision, spoken, call.turn, call.language)
+    twiml = render(decision, spoken, call.turn)
     session.add(WebhookReply(call_sid=hook.call_sid, request_key=hook.request_key, twiml=twiml))
     return twiml
 

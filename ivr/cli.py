@@ -16,9 +16,11 @@ ivr_cli = AppGroup("ivr", help="The cancellation line: database, demo data, call
 
 
 def init_app(app: Flask) -> None:
+    from . import prompts_cli
     from .simulator.cli import call_command
 
     ivr_cli.add_command(call_command)
+    prompts_cli.register(ivr_cli)
     app.cli.add_command(ivr_cli)
 
 

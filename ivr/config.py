@@ -43,4 +43,6 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "SECRET_KEY": env.get("SECRET_KEY") or None,
         "IVR_ENV": env.get("IVR_ENV") or "development",
         "SESSION_COOKIE_SECURE": _bool(env.get("SESSION_COOKIE_SECURE"), False),
+        # Twilio's webhooks are a few hundred bytes; larger bodies get 413.
+        "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH") or 256 * 1024),
     }

@@ -28,10 +28,13 @@ class Base(DeclarativeBase):
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 15})
+        engine = create_engine(url, connect_args={"timeout": 8})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+            # We emit BEGIN ourselves (below), so a webhook can take the write
+            # lock up front instead of failing to upgrade a read lock later.
+            dbapi_connection.isolation_level = None
             # WAL lets readers (the console) work while a webhook writes;
             # foreign keys are off by default in SQLite.
             cursor = dbapi_connection.cursor()
@@ -39,6 +42,10 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn):  # type: ignore[no-untyped-def]
+            conn.exec_driver_sql("BEGIN " + conn.get_execution_options().get("sqlite_begin", ""))
 
         return engine
     if url.startswith("postgresql://"):
@@ -82,6 +89,16 @@ def session() -> Session:
     return g.db_session  # type: ignore[no-any-return]
 
 
+def begin_for_write(s: Session) -> None:
+    """Start the session's transaction as a writer.
+
+    On SQLite this is BEGIN IMMEDIATE: concurrent webhooks queue for the
+    write lock instead of failing mid-transaction. PostgreSQL locks rows
+    (SELECT ... FOR UPDATE) and ignores the option.
+    """
+    s.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+
+
 @contextmanager
 def new_session() -> Iterator[Session]:
     """A session of its own, for work outside the request's transaction."""
@@ -89,6 +106,17 @@ def new_session() -> Iterator[Session]:
     try:
         yield s
     finally:
+        s.close()
+
+
+def discard_session() -> None:
+    """Throw away the request's session after a failure (its connection may be dead)."""
+    s = g.pop("db_session", None)
+    if s is not None:
+        try:
+            s.rollback()
+        except Exception:  # noqa: BLE001 - the connection may be gone; closing is what matters
+            pass
         s.close()
 
 

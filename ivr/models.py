@@ -162,7 +162,7 @@ class Call(Base):
     from_number: Mapped[str | None] = mapped_column(String(32), index=True)
     to_number: Mapped[str | None] = mapped_column(String(32))
     language: Mapped[str] = mapped_column(String(10), default="en-US")
-    step: Mapped[str] = mapped_column(String(40), default="greeting")
+    step: Mapped[str] = mapped_column(String(40), default="start")
     # Each answered prompt is one turn; action URLs carry it, so a request
     # Twilio repeats is recognised and never applied twice.
     turn: Mapped[int] = mapped_column(Integer, default=0)

@@ -248,14 +248,16 @@ _cache_lock = threading.Lock()
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["ivr.prompts"] = {"baseline": None, "catalog": None}
+    # Read at start-up: a broken file stops the app here, not in the middle
+    # of a call, and the apology for a failing database needs no database.
+    app.extensions["ivr.prompts"] = {
+        "baseline": load_baseline(app.config["VOICE_PROMPTS_DIR"]),
+        "catalog": None,
+    }
 
 
 def baseline() -> dict[str, LanguagePack]:
-    state = current_app.extensions["ivr.prompts"]
-    if state["baseline"] is None:
-        state["baseline"] = load_baseline(current_app.config["VOICE_PROMPTS_DIR"])
-    return state["baseline"]  # type: ignore[no-any-return]
+    return current_app.extensions["ivr.prompts"]["baseline"]  # type: ignore[no-any-return]
 
 
 def live_catalog(session: Session) -> Catalog:

@@ -101,7 +101,11 @@ def world() -> FakeWorld:
     }
     w.offers = {
         "too_expensive": OfferFacts(
-            7, "discount_50_3m", "too_expensive", "discount", {"percent": 50, "months": 3},
+            7,
+            "discount_50_3m",
+            "too_expensive",
+            "discount",
+            {"percent": 50, "months": 3},
             {"en-US": "How about {percent} percent off?"},
         ),
         "unused": OfferFacts(8, "pause_3m", "unused", "pause", {"months": 3}, {"en-US": "Pause?"}),

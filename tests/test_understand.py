@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from ivr.config import PROJECT_ROOT
 from ivr.flow.understand import intent_of, number_of, reason_of, wants_agent
 from ivr.models import REASON_CODES
 from ivr.prompts import load_baseline
-from ivr.config import PROJECT_ROOT
 
 PACKS = load_baseline(PROJECT_ROOT / "voice_prompts")
 EN = PACKS["en-US"].vocabulary
@@ -64,8 +64,19 @@ def test_words_without_a_number_are_not_a_number(said: str) -> None:
 
 @pytest.mark.parametrize(
     "said",
-    ["yes", "Yes.", "yeah", "yep sure", "okay", "sure, I'll take it", "sounds good",
-     "that's fine", "uh yeah why not", "alright", "I accept"],
+    [
+        "yes",
+        "Yes.",
+        "yeah",
+        "yep sure",
+        "okay",
+        "sure, I'll take it",
+        "sounds good",
+        "that's fine",
+        "uh yeah why not",
+        "alright",
+        "I accept",
+    ],
 )
 def test_yes_in_many_words(said: str) -> None:
     assert intent_of(said, EN, OFFER_ANSWERS) == "yes"
@@ -73,8 +84,19 @@ def test_yes_in_many_words(said: str) -> None:
 
 @pytest.mark.parametrize(
     "said",
-    ["no", "No thanks.", "no thank you", "nope", "not interested", "just cancel",
-     "cancel it", "I still want to cancel", "no, cancel it", "not okay", "nah"],
+    [
+        "no",
+        "No thanks.",
+        "no thank you",
+        "nope",
+        "not interested",
+        "just cancel",
+        "cancel it",
+        "I still want to cancel",
+        "no, cancel it",
+        "not okay",
+        "nah",
+    ],
 )
 def test_no_in_many_words(said: str) -> None:
     assert intent_of(said, EN, OFFER_ANSWERS) == "no"
@@ -82,8 +104,14 @@ def test_no_in_many_words(said: str) -> None:
 
 @pytest.mark.parametrize(
     "said",
-    ["I don't want to cancel", "actually I do not want to cancel", "don't cancel",
-     "I changed my mind", "never mind, I'll stay", "keep my subscription"],
+    [
+        "I don't want to cancel",
+        "actually I do not want to cancel",
+        "don't cancel",
+        "I changed my mind",
+        "never mind, I'll stay",
+        "keep my subscription",
+    ],
 )
 def test_negated_cancel_means_keep(said: str) -> None:
     assert intent_of(said, EN, OFFER_ANSWERS) == "keep"
@@ -91,8 +119,15 @@ def test_negated_cancel_means_keep(said: str) -> None:
 
 @pytest.mark.parametrize(
     "said",
-    ["agent", "representative", "I want to talk to a real person", "operator please",
-     "can I speak to someone", "a human", "let me talk to a person"],
+    [
+        "agent",
+        "representative",
+        "I want to talk to a real person",
+        "operator please",
+        "can I speak to someone",
+        "a human",
+        "let me talk to a person",
+    ],
 )
 def test_asking_for_a_person(said: str) -> None:
     assert wants_agent(said, EN)

@@ -1,5 +1,6 @@
 """The webhooks Twilio calls. Each one: check the signature, read the
-parameters, ask the call service, answer TwiML."""
+parameters, ask the call service, answer TwiML. Whatever goes wrong, the
+answer is still TwiML the caller can follow (failure.apology)."""
 
 from __future__ import annotations
 
@@ -8,30 +9,56 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, request
+from flask import Blueprint, Response, abort, current_app, g, request
 
 from .. import calls, db, prompts
 from ..flow.types import Answer
 from . import twiml
+from .failure import apology
 from .security import is_from_twilio
 
 bp = Blueprint("voice", __name__, url_prefix="/voice")
 log = logging.getLogger("ivr.voice")
 
+MAX_CALL_SID = 64
+# Twilio's Digits are a few keys; SpeechResult a sentence or two. Anything
+# longer is not a caller's answer, and is cut before it is read or stored.
+MAX_DIGITS = 64
+MAX_SPEECH = 1000
 
-def twilio_only(view: Callable[..., Response]) -> Callable[..., Response]:
+
+def xml(body: str, status: int = 200) -> Response:
+    return Response(body, status=status, mimetype="text/xml")
+
+
+def webhook(view: Callable[..., Response]) -> Callable[..., Response]:
+    """Signature first; then the view, with any failure turned into an apology."""
+
     @wraps(view)
-    def checked(*args: Any, **kwargs: Any) -> Response:
+    def guarded(*args: Any, **kwargs: Any) -> Response:
         if not is_from_twilio(request):
             log.warning("refused a request without a valid X-Twilio-Signature: %s", request.path)
             abort(403)
-        return view(*args, **kwargs)
+        call_sid = request.form.get("CallSid", "")
+        if not call_sid or len(call_sid) > MAX_CALL_SID:
+            return Response("CallSid is missing or malformed.\n", 400, mimetype="text/plain")
+        g.call_sid = call_sid
+        g.ivr_step = request.args.get("step") or request.endpoint.rsplit(".", 1)[-1]
+        try:
+            return view(*args, **kwargs)
+        except Exception:
+            log.exception("voice webhook %s failed for call %s", request.path, call_sid)
+            g.ivr_error = "exception"
+            db.discard_session()
+            # A failed transfer answer must not ring the person again.
+            offer_person = request.endpoint != "voice.dial"
+            return xml(apology(_language(), current_app.config, offer_person))
 
-    return checked
+    return guarded
 
 
-def xml(body: str) -> Response:
-    return Response(body, mimetype="text/xml")
+def _language() -> str | None:
+    return request.args.get("lang")
 
 
 def _turn() -> int | None:
@@ -41,9 +68,8 @@ def _turn() -> int | None:
 
 def _answer_call(answer: Answer) -> Response:
     form = request.form
-    call_sid = form.get("CallSid", "")
     hook = calls.Webhook(
-        call_sid=call_sid,
+        call_sid=form["CallSid"],
         answer=answer,
         from_number=form.get("From"),
         to_number=form.get("To"),
@@ -51,10 +77,11 @@ def _answer_call(answer: Answer) -> Response:
         request_key=calls.request_key(request.full_path, form),
     )
     session = db.session()
+    db.begin_for_write(session)
     catalog = prompts.live_catalog(session)
 
-    def render(decision, spoken, turn, language):  # type: ignore[no-untyped-def]
-        return twiml.render(decision, spoken, turn, catalog, call_sid, current_app.config)
+    def render(decision, spoken, turn):  # type: ignore[no-untyped-def]
+        return twiml.render(decision, spoken, turn, catalog, hook.call_sid, current_app.config)
 
     body = calls.answer(session, hook, catalog, current_app.config, render)
     session.commit()
@@ -62,40 +89,44 @@ def _answer_call(answer: Answer) -> Response:
 
 
 @bp.post("/incoming")
-@twilio_only
+@webhook
 def incoming() -> Response:
     return _answer_call(Answer("start"))
 
 
 @bp.post("/gather")
-@twilio_only
+@webhook
 def gather() -> Response:
     form = request.form
     speech = form.get("SpeechResult")
+    digits = form.get("Digits", "")
     if speech is not None:
-        answer = Answer("speech", speech=speech, confidence=_confidence(form.get("Confidence")))
-    elif form.get("Digits"):
-        answer = Answer("digits", digits=form.get("Digits", ""))
+        answer = Answer(
+            "speech", speech=speech[:MAX_SPEECH], confidence=_confidence(form.get("Confidence"))
+        )
+    elif digits:
+        answer = Answer("digits", digits=digits[:MAX_DIGITS])
     else:
         answer = Answer("silence")
     return _answer_call(answer)
 
 
 @bp.post("/silence")
-@twilio_only
+@webhook
 def silence() -> Response:
     return _answer_call(Answer("silence"))
 
 
 @bp.post("/dial")
-@twilio_only
+@webhook
 def dial() -> Response:
-    return _answer_call(Answer("dial", dial_status=request.form.get("DialCallStatus", "")))
+    return _answer_call(Answer("dial", dial_status=request.form.get("DialCallStatus", "")[:20]))
 
 
 @bp.post("/whisper")
-@twilio_only
+@webhook
 def whisper() -> Response:
+    # The whisper request is the agent's leg; the caller's CallSid is in the URL.
     call_sid = request.args.get("call") or request.form.get("ParentCallSid", "")
     session = db.session()
     catalog = prompts.live_catalog(session)
@@ -107,15 +138,34 @@ def whisper() -> Response:
 
 
 @bp.post("/status")
-@twilio_only
+@webhook
 def status() -> Response:
     form = request.form
     session = db.session()
+    db.begin_for_write(session)
     calls.finish_call(
-        session, form.get("CallSid", ""), form.get("CallStatus", ""), form.get("CallDuration"), form
+        session,
+        form["CallSid"],
+        form.get("CallStatus", "")[:20],
+        form.get("CallDuration"),
+        form,
     )
     session.commit()
     return xml(str(twiml.VoiceResponse()))
+
+
+@bp.post("/fallback")
+@webhook
+def fallback() -> Response:
+    """Twilio's Fallback URL: our primary answer failed (ErrorCode, ErrorUrl)."""
+    g.ivr_error = "fallback"
+    log.error(
+        "Twilio used the fallback URL for call %s: error %s at %s",
+        request.form.get("CallSid"),
+        request.form.get("ErrorCode"),
+        request.form.get("ErrorUrl"),
+    )
+    return xml(apology(_language(), current_app.config))
 
 
 def _confidence(value: str | None) -> float | None:

@@ -47,7 +47,7 @@ def render(
         vocab = catalog.vocabulary(language)
         gather_args: dict[str, Any] = {
             "input": "dtmf speech",  # a string: a list would be written as "['dtmf', 'speech']"
-            "action": url("/voice/gather", step=then.step, turn=turn),
+            "action": url("/voice/gather", step=then.step, turn=turn, lang=language),
             "method": "POST",
             "timeout": listening.timeout,
             "speech_timeout": "auto",
@@ -64,11 +64,13 @@ def render(
         speak(gather, spoken)
         response.append(gather)
         # Nothing heard: Twilio falls through to the next verb.
-        response.redirect(url("/voice/silence", step=then.step, turn=turn), method="POST")
+        response.redirect(
+            url("/voice/silence", step=then.step, turn=turn, lang=language), method="POST"
+        )
     elif isinstance(then, Transfer):
         speak(response, spoken)
         dial = Dial(
-            action=url("/voice/dial", turn=turn),
+            action=url("/voice/dial", turn=turn, lang=language),
             method="POST",
             timeout=int(config.get("AGENT_DIAL_TIMEOUT") or 20),
         )

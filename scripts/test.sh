@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Set up and run every test: the prompt check, the linter, and the test suite
+# on the embedded SQLite database, then again on PostgreSQL when
+# IVR_TEST_POSTGRES_URL names a server (the pass creates its own database there
+# and drops only that one). Arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-system-packages.sh
+bash scripts/setup.sh --dev
+export FLASK_APP=wsgi
+echo "== prompts check"
+.venv/bin/flask ivr prompts check
+echo "== ruff"
+.venv/bin/ruff check .
+echo "== tests on SQLite"
+env -u IVR_TEST_POSTGRES_URL .venv/bin/python -m pytest -q "$@"
+if [ -n "${IVR_TEST_POSTGRES_URL:-}" ]; then
+  echo "== tests on PostgreSQL ($IVR_TEST_POSTGRES_URL)"
+  .venv/bin/python - <<'PY'
+import os, sys
+import psycopg
+try:
+    psycopg.connect(os.environ["IVR_TEST_POSTGRES_URL"], connect_timeout=5).close()
+except psycopg.Error as exc:
+    sys.exit(f"PostgreSQL is unreachable at {os.environ['IVR_TEST_POSTGRES_URL']}: {exc}")
+PY
+  .venv/bin/python -m pytest -q "$@"
+fi

@@ -226,74 +226,57 @@ def number_of(text: str, vocab: Vocabulary) -> str | None:
     words = vocab.numbers
     tokens = [t for t in tokenize(text) if t != BOUNDARY]
     digits: list[str] = []
-    found = False
     i = 0
     while i < len(tokens):
         tok = tokens[i]
-        nxt = tokens[i + 1] if i + 1 < len(tokens) else None
         if tok.isdigit():
             digits.append(tok)
-            found = True
-        elif tok in words.double or tok in words.triple:
-            times = 2 if tok in words.double else 3
-            if nxt is not None and nxt in words.units:
-                digits.append(str(words.units[nxt]) * times)
-                found = True
-                i += 1
-        elif tok in words.units:
-            value = words.units[tok]
-            if nxt is not None and nxt in words.hundred:
-                i += 1
-                value_str, i = _hundreds(value, tokens, i, words)
-                digits.append(value_str)
+            i += 1
+            continue
+        if (tok in words.double or tok in words.triple) and i + 1 < len(tokens):
+            unit = words.units.get(tokens[i + 1])
+            if unit is not None:
+                digits.append(str(unit) * (2 if tok in words.double else 3))
+                i += 2
+                continue
+        value, after = _number_word(tokens, i, words)
+        if value is None:
+            if tok in words.hundred and not digits:
+                digits.append("100")  # "a hundred", "cien"
+            i += 1
+        elif after < len(tokens) and tokens[after] in words.hundred and value < 100:
+            # "twelve hundred" is 1200, "one hundred and five" 105.
+            rest, end = _number_word(tokens, _skip_joiner(tokens, after + 1, words), words)
+            if rest is not None and rest < 100:
+                digits.append(str(value * 100 + rest))
+                i = end
             else:
-                digits.append(str(value))
-            found = True
-        elif tok in words.teens:
-            value = words.teens[tok]
-            if nxt is not None and nxt in words.hundred:
-                i += 1
-                value_str, i = _hundreds(value, tokens, i, words)
-                digits.append(value_str)
-            else:
-                digits.append(str(value))
-            found = True
-        elif tok in words.tens:
-            value = words.tens[tok]
-            j = i + 1
-            if j < len(tokens) and tokens[j] in words.joiners:
-                j += 1
-            if j < len(tokens) and tokens[j] in words.units and words.units[tokens[j]] > 0:
-                value += words.units[tokens[j]]
-                i = j
+                digits.append(str(value * 100))
+                i = after + 1
+        else:
             digits.append(str(value))
-            found = True
-        elif tok in words.hundred and not digits:
-            digits.append("100")
-            found = True
-        i += 1
-    return "".join(digits) if found else None
+            i = after
+    return "".join(digits) if digits else None
 
 
-def _hundreds(value: int, tokens: Sequence[str], i: int, words: NumberWords) -> tuple[str, int]:
-    """After "<n> hundred": "twelve hundred" is 1200, "one hundred five" 105."""
-    rest = 0
-    j = i + 1
-    if j < len(tokens) and tokens[j] in words.joiners:
-        j += 1
-    if j < len(tokens):
-        tok = tokens[j]
-        if tok in words.tens:
-            rest = words.tens[tok]
-            k = j + 1
-            if k < len(tokens) and tokens[k] in words.joiners:
-                k += 1
-            if k < len(tokens) and tokens[k] in words.units and words.units[tokens[k]] > 0:
-                rest += words.units[tokens[k]]
-                j = k
-            return str(value * 100 + rest), j
-        if tok in words.teens:
-            return str(value * 100 + words.teens[tok]), j
-        if tok in words.units and words.units[tok] > 0:
-            return str(value * 100 + words.units[tok]), j
-    return str(value * 100), i
+def _skip_joiner(tokens: Sequence[str], i: int, words: NumberWords) -> int:
+    return i + 1 if i < len(tokens) and tokens[i] in words.joiners else i
+
+
+def _number_word(tokens: Sequence[str], i: int, words: NumberWords) -> tuple[int | None, int]:
+    """The number spoken at tokens[i] ("four", "twelve", "thirty-four",
+    "treinta y cuatro") and the index after it; (None, i) if none."""
+    if i >= len(tokens):
+        return None, i
+    tok = tokens[i]
+    if tok in words.tens:
+        j = _skip_joiner(tokens, i + 1, words)
+        unit = words.units.get(tokens[j]) if j < len(tokens) else None
+        if unit:
+            return words.tens[tok] + unit, j + 1
+        return words.tens[tok], i + 1
+    if tok in words.teens:
+        return words.teens[tok], i + 1
+    if tok in words.units:
+        return words.units[tok], i + 1
+    return None, i

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -327,6 +327,8 @@ def finish_call(
         call.duration_seconds = int(duration)
     else:
         call.duration_seconds = int((now - call.started_at).total_seconds())
+    # The call is over, so no request of it will be repeated: its stored replies go.
+    session.execute(delete(WebhookReply).where(WebhookReply.call_sid == call_sid))
     if call.outcome == "in_progress":
         call.outcome = "abandoned"
         call.outcome_step = call.step

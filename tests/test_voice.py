@@ -326,3 +326,17 @@ def test_repeated_action_urls_carry_the_turn(client: FlaskClient) -> None:
     assert re.search(r"turn=1\b", action_of(root))
     root = twiml(phone.post(action_of(root), Digits="1234"))
     assert re.search(r"turn=2\b", action_of(root))
+
+
+def test_stored_replies_are_dropped_when_the_call_ends(app: Flask, client: FlaskClient) -> None:
+    from ivr.models import WebhookReply
+
+    phone = Twilio(client)
+    root = twiml(phone.post("/voice/incoming"))
+    twiml(phone.post(action_of(root), Digits="1234"))
+    with app.app_context():
+        count = select(func.count()).select_from(WebhookReply)
+        assert db.session().scalar(count) == 2
+    phone.post("/voice/status", CallStatus="completed", CallDuration="9")
+    with app.app_context():
+        assert db.session().scalar(count) == 0

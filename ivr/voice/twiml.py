@@ -13,6 +13,7 @@ __all__ = ["VoiceResponse", "render", "speak", "url"]
 from ..flow.steps import STEPS
 from ..flow.types import Decision, Hangup, Listen, Transfer
 from ..prompts import Catalog, Spoken
+from ..ssml import say
 
 
 def url(path: str, **query: Any) -> str:
@@ -27,7 +28,7 @@ def speak(verb: VoiceResponse | Gather, lines: Iterable[Spoken]) -> None:
             attrs = {"language": line.language}
             if line.voice:
                 attrs["voice"] = line.voice
-            verb.say(line.text, **attrs)
+            say(verb, line.text, **attrs)
 
 
 def render(

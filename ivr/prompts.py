@@ -307,10 +307,53 @@ def published_versions(session: Session) -> Iterable[Any]:
     ).all()
 
 
+VOCABULARY_PREFIX = "vocabulary."
+
+
+def vocabulary_entries(pack: LanguagePack) -> dict[str, list[str]]:
+    """The vocabulary as editable entries: "vocabulary.intents.agent" -> phrases.
+
+    Each list of phrases (an intent's, a reason's, the fillers, the negations,
+    a step's extra hints) is one entry; its published versions hold the
+    phrases one per line.
+    """
+    raw = pack.vocabulary.raw
+    entries: dict[str, list[str]] = {}
+    for section in ("fillers", "negations"):
+        if isinstance(raw.get(section), list):
+            entries[VOCABULARY_PREFIX + section] = [str(p) for p in raw[section]]
+    for section in ("intents", "reasons", "hints"):
+        for name, phrases in (raw.get(section) or {}).items():
+            entries[f"{VOCABULARY_PREFIX}{section}.{name}"] = [str(p) for p in phrases]
+    return entries
+
+
+def phrases_of(text: str) -> list[str]:
+    """One phrase a line; blank lines dropped."""
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _with_vocabulary(pack: LanguagePack, changed: Mapping[str, list[str]]) -> LanguagePack:
+    raw: dict[str, Any] = {
+        k: (dict(v) if isinstance(v, Mapping) else v) for k, v in pack.vocabulary.raw.items()
+    }
+    for key, phrases in changed.items():
+        path = key.removeprefix(VOCABULARY_PREFIX).split(".", 1)
+        if len(path) == 1:
+            raw[path[0]] = phrases
+        else:
+            raw.setdefault(path[0], {})[path[1]] = phrases
+    return replace(pack, vocabulary=Vocabulary.from_data(pack.language, raw))
+
+
 def overlay(packs: Mapping[str, LanguagePack], versions: Iterable[Any]) -> dict[str, LanguagePack]:
     prompts: dict[str, dict[str, Prompt]] = {lang: dict(p.prompts) for lang, p in packs.items()}
+    vocabulary: dict[str, dict[str, list[str]]] = {lang: {} for lang in packs}
     for v in versions:
         if v.language not in prompts:
+            continue
+        if v.key.startswith(VOCABULARY_PREFIX):
+            vocabulary[v.language][v.key] = phrases_of(v.text)
             continue
         base = prompts[v.language].get(v.key) or packs[BASE_LANGUAGE].prompts.get(v.key)
         if base is None:
@@ -318,4 +361,8 @@ def overlay(packs: Mapping[str, LanguagePack], versions: Iterable[Any]) -> dict[
         prompts[v.language][v.key] = replace(
             base, text=v.text, reprompt=v.reprompt, audio=v.audio, version=v.version
         )
-    return {lang: replace(pack, prompts=prompts[lang]) for lang, pack in packs.items()}
+    out = {}
+    for lang, pack in packs.items():
+        pack = replace(pack, prompts=prompts[lang])
+        out[lang] = _with_vocabulary(pack, vocabulary[lang]) if vocabulary[lang] else pack
+    return out

@@ -15,6 +15,7 @@ from werkzeug.security import generate_password_hash
 
 from .billing import add_months
 from .models import Customer, Offer, Subscription, utcnow
+from .prompts import SAFE_LOADER
 
 # A PIN has 10,000 values, so the hash is about not storing it readable,
 # not about resisting a search; a cheap one keeps the webhook fast.
@@ -62,7 +63,7 @@ DEMO_CUSTOMERS: list[dict[str, Any]] = [
 def default_offers(prompts_dir: str | Path) -> list[dict[str, Any]]:
     """The offers of voice_prompts/offers.yaml: one per reason."""
     with (Path(prompts_dir) / "offers.yaml").open(encoding="utf-8") as f:
-        return list((yaml.safe_load(f) or {}).get("offers") or [])
+        return list((yaml.load(f, Loader=SAFE_LOADER) or {}).get("offers") or [])
 
 
 def seed_demo(session: Session, prompts_dir: str | Path, today: dt.date | None = None) -> int:

@@ -26,6 +26,8 @@ from sqlalchemy.orm import Session
 from .flow.types import Digits, Say
 from .flow.understand import Vocabulary
 
+# libyaml's loader where PyYAML was built with it: the files parse 10x faster.
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 SAY_LIMIT = 4096  # Twilio's <Say> holds at most 4,096 characters.
 BASE_LANGUAGE = "en-US"
 
@@ -69,7 +71,7 @@ class PromptError(ValueError):
 
 def read_language_file(path: Path) -> dict[str, Any]:
     with path.open(encoding="utf-8") as f:
-        data = yaml.safe_load(f)
+        data = yaml.load(f, Loader=SAFE_LOADER)
     if not isinstance(data, dict):
         raise PromptError(f"{path}: not a mapping of prompts")
     return data

@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import json
 import re
 import shutil
 import subprocess
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
@@ -39,10 +41,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .flow.types import Say
+from .flow.understand import BOUNDARY, tokenize
 from .models import OFFER_KINDS, REASON_CODES, AuditLog, Offer, OfferChange, PromptVersion
 from .prompts import (
     BASE_LANGUAGE,
     SAY_LIMIT,
+    VOCABULARY_PREFIX,
     Catalog,
     LanguagePack,
     Prompt,
@@ -51,8 +55,10 @@ from .prompts import (
     language_files,
     load_baseline,
     pack_from_data,
+    phrases_of,
     placeholders,
     read_language_file,
+    vocabulary_entries,
 )
 from .ssml import SsmlError, estimated_seconds, has_ssml, plain_text, ssml_nodes
 
@@ -276,6 +282,14 @@ def check_prompts(directory: str | Path) -> list[Problem]:
                 problems.append(
                     Problem(file, language, f"vocabulary.reasons.{reason}", "not a reason code")
                 )
+        entries, shape_problems = _file_entries(pack.vocabulary.raw)
+        for key, message in shape_problems:
+            problems.append(Problem(file, language, key, message))
+        earlier: dict[str, list[str]] = {}  # each clash is reported once, at the later entry
+        for key, phrases in entries.items():
+            for message in vocabulary_problems(key, phrases, earlier):
+                problems.append(Problem(file, language, key, message))
+            earlier[key] = [p for p in phrases if isinstance(p, str)]
     problems.extend(_offer_file_problems(directory, stems))
     return problems
 
@@ -335,6 +349,156 @@ def _offer_file_problems(directory: Path, languages: Sequence[str]) -> list[Prob
     return problems
 
 
+# --- checking vocabulary ----------------------------------------------------------
+#
+# The words the line understands are edited as entries ("vocabulary.intents.agent",
+# "vocabulary.reasons.too_expensive", "vocabulary.fillers", ...), each a list of
+# phrases; a published version holds them one per line (see ivr.prompts).
+
+HINT_LIMIT = 100  # Twilio takes hints of at most 100 characters.
+MATCHED_SECTIONS = ("intents", "reasons")  # phrases that decide what a caller meant
+VOCABULARY_HELP = {
+    "fillers": "words dropped before matching (um, like, please)",
+    "negations": "words that turn a following phrase around (don't cancel)",
+    "intents": "phrases that mean one answer (yes, no, agent, repeat...)",
+    "reasons": "phrases that point to one cancellation reason",
+    "hints": "extra hints sent to Twilio's speech recognition at one step",
+}
+
+
+def is_vocabulary(key: str) -> bool:
+    return key.startswith(VOCABULARY_PREFIX)
+
+
+def entry_key(name: str) -> str:
+    """ "intents.agent" or "vocabulary.intents.agent" -> "vocabulary.intents.agent"."""
+    name = name.strip()
+    return name if is_vocabulary(name) else VOCABULARY_PREFIX + name
+
+
+def entry_name(key: str) -> str:
+    """ "vocabulary.intents.agent" -> "intents.agent" (how people name it)."""
+    return key.removeprefix(VOCABULARY_PREFIX)
+
+
+def entry_section(key: str) -> str:
+    return entry_name(key).split(".", 1)[0]
+
+
+def _words(phrase: str) -> tuple[str, ...]:
+    """The words the line matches: "Don't cancel!" -> ("don't", "cancel")."""
+    return tuple(t for t in tokenize(phrase) if t != BOUNDARY)
+
+
+_SPELLED = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
+
+
+def _spelling(phrase: str) -> tuple[str, ...]:
+    """A phrase as spelled, case, spacing and punctuation aside (accents kept:
+    the files list "inglés" and "ingles", "sí" and "si" on purpose)."""
+    text = unicodedata.normalize("NFC", phrase.replace("\u2019", "'").replace("\u2018", "'"))
+    return tuple(_SPELLED.findall(text.lower()))
+
+
+def _quote_hint(value: Any) -> str:
+    if isinstance(value, bool):
+        return (
+            f"{value!r} is not a phrase: YAML reads an unquoted yes/no/on/off/true/false "
+            f'as {str(value).lower()}; quote it, e.g. ["yes", yeah]'
+        )
+    return f'{value!r} is not a phrase: quote it in the file, e.g. "{value}"'
+
+
+def vocabulary_problems(
+    key: str, phrases: Sequence[Any], others: Mapping[str, Sequence[Any]]
+) -> list[str]:
+    """What is wrong with one entry's phrases; `others` are the other entries
+    of the same language, which a phrase of an intent or a reason must not
+    repeat (one phrase means one thing)."""
+    section = entry_section(key)
+    problems: list[str] = []
+    if not phrases and section in MATCHED_SECTIONS:
+        kind = "an intent" if section == "intents" else "a reason"
+        problems.append(
+            f"{entry_name(key)} needs at least one phrase ({kind} without phrases is never heard)"
+        )
+    seen: dict[tuple[str, ...], str] = {}
+    matched: list[tuple[tuple[str, ...], str]] = []
+    for value in phrases:
+        if not isinstance(value, str):
+            problems.append(_quote_hint(value))
+            continue
+        if len(value) > HINT_LIMIT:
+            problems.append(
+                f"{value[:40]!r}...: {len(value)} characters; a phrase holds at most {HINT_LIMIT} "
+                "(Twilio's limit for a hint)"
+            )
+        words = _words(value)
+        if not words:
+            problems.append(f"{value!r} has no words (punctuation alone matches nothing)")
+            continue
+        spelled = _spelling(value)
+        if spelled in seen:
+            problems.append(f"{value!r} is listed twice (as {seen[spelled]!r})")
+            continue
+        seen[spelled] = value
+        matched.append((words, value))
+
+    fillers = {_words(str(f)) for f in others.get(VOCABULARY_PREFIX + "fillers", ())}
+    if section in MATCHED_SECTIONS:
+        owners: dict[tuple[str, ...], str] = {}
+        for other, other_phrases in others.items():
+            if other != key and entry_section(other) in MATCHED_SECTIONS:
+                for p in other_phrases:
+                    owners.setdefault(_words(str(p)), other)
+        for words, value in matched:
+            if words in owners:
+                problems.append(
+                    f"{value!r} is already a phrase of {entry_name(owners[words])}; "
+                    "one phrase can mean only one thing"
+                )
+            elif words in fillers:
+                problems.append(
+                    f"{value!r} is a filler (fillers): the line drops it before matching, "
+                    "so it would never be heard"
+                )
+    elif section == "fillers":
+        for other, other_phrases in others.items():
+            if entry_section(other) not in MATCHED_SECTIONS:
+                continue
+            mine = {words: value for words, value in matched}
+            for p in other_phrases:
+                words = _words(str(p))
+                if words in mine:
+                    problems.append(
+                        f"{mine[words]!r} is a phrase of {entry_name(other)}; as a filler "
+                        "the line would drop it before matching"
+                    )
+    return problems
+
+
+def _file_entries(raw: Mapping[Any, Any]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """A language file's vocabulary as entries, values as YAML read them (a
+    bool stays a bool), and the problems of its shape."""
+    entries: dict[str, Any] = {}
+    problems: list[tuple[str, str]] = []
+    for section in ("fillers", "negations"):
+        if section in raw:
+            entries[VOCABULARY_PREFIX + section] = raw[section]
+    for section in ("intents", "reasons", "hints"):
+        for name, phrases in (raw.get(section) or {}).items():
+            if not isinstance(name, str):
+                problems.append((f"vocabulary.{section}.{name}", _quote_hint(name)))
+            entries[f"{VOCABULARY_PREFIX}{section}.{name}"] = phrases
+    for key, value in list(entries.items()):
+        if value is None:
+            entries[key] = []
+        elif not isinstance(value, list):
+            problems.append((key, "not a list of phrases, e.g. [agent, a person]"))
+            del entries[key]
+    return entries, problems
+
+
 # --- publishing prompts -------------------------------------------------------------
 
 
@@ -358,6 +522,52 @@ def _prompt_of(
     return pack, pack.prompts.get(key) or base
 
 
+def _entry_of(
+    packs: Mapping[str, LanguagePack], key: str, language: str
+) -> tuple[LanguagePack, list[str]]:
+    """A vocabulary entry of a language and its phrases in the file."""
+    if language not in packs:
+        raise NotFound(f"no language {language!r} (the line speaks {', '.join(packs)})")
+    pack = packs[language]
+    in_file = vocabulary_entries(pack)
+    if key not in in_file and key not in vocabulary_entries(packs[BASE_LANGUAGE]):
+        raise NotFound(
+            f"no vocabulary entry {entry_name(key)!r}; `ivr prompts words list` shows every entry"
+        )
+    return pack, in_file.get(key, [])
+
+
+def live_vocabulary(
+    session: Session, language: str, baseline: Mapping[str, LanguagePack] | None = None
+) -> dict[str, tuple[int, list[str]]]:
+    """Every vocabulary entry of a language as the line uses it now: its
+    version (0: the file) and phrases. The same newest-version rule as
+    ivr.prompts.live_catalog."""
+    packs = _baseline(baseline)
+    if language not in packs:
+        raise NotFound(f"no language {language!r} (the line speaks {', '.join(packs)})")
+    entries = {key: (0, phrases) for key, phrases in vocabulary_entries(packs[language]).items()}
+    for key in vocabulary_entries(packs[BASE_LANGUAGE]):
+        entries.setdefault(key, (0, []))
+    rows = session.scalars(
+        select(PromptVersion)
+        .where(
+            PromptVersion.language == language,
+            PromptVersion.key.startswith(VOCABULARY_PREFIX, autoescape=True),
+        )
+        .order_by(PromptVersion.version)
+    ).all()
+    for row in rows:
+        if row.key in entries:
+            entries[row.key] = (row.version, phrases_of(row.text))
+    return entries
+
+
+def _phrase_lines(text: str | None) -> str:
+    """Phrases one a line, blank lines and extra spaces dropped."""
+    return "\n".join(" ".join(p.split()) for p in phrases_of(text or ""))
+
+
 def _clean(value: str | None) -> str | None:
     if value is None:
         return None
@@ -374,9 +584,27 @@ def validate_text(
     *,
     baseline: Mapping[str, LanguagePack] | None = None,
     samples: Mapping[str, Mapping[str, str]] | None = None,
+    vocabulary: Mapping[str, Sequence[str]] | None = None,
 ) -> None:
-    """Raise Refused with every reason the content cannot go live."""
+    """Raise Refused with every reason the content cannot go live.
+
+    For a vocabulary entry the text is its phrases, one a line, checked
+    against `vocabulary`: the language's other entries as they are live
+    (default: as in the file).
+    """
     packs = _baseline(baseline)
+    if is_vocabulary(key):
+        pack, _ = _entry_of(packs, key, language)
+        reasons = []
+        if reprompt or audio:
+            reasons.append("a vocabulary entry has phrases only (no re-prompt, no audio)")
+        if vocabulary is None:
+            vocabulary = vocabulary_entries(pack)
+        others = {k: v for k, v in vocabulary.items() if k != key}
+        reasons.extend(vocabulary_problems(key, phrases_of(text or ""), others))
+        if reasons:
+            raise Refused(reasons)
+        return
     pack, _ = _prompt_of(packs, key, language)
     directory = pack.source.parent
     if samples is None:
@@ -403,8 +631,13 @@ class Content:
 def live_content(
     session: Session, key: str, language: str, baseline: Mapping[str, LanguagePack] | None = None
 ) -> tuple[int, Content]:
-    """The version the line says now, and its content."""
+    """The version the line says now, and its content (for a vocabulary
+    entry, its phrases one a line)."""
     packs = _baseline(baseline)
+    if is_vocabulary(key):
+        _entry_of(packs, key, language)
+        version, phrases = live_vocabulary(session, language, packs)[key]
+        return version, Content("\n".join(phrases), None, None)
     _, prompt = _prompt_of(packs, key, language)
     row = session.scalars(
         select(PromptVersion)
@@ -431,10 +664,18 @@ def publish(
     action: str = "prompt.publish",
     detail: Mapping[str, Any] | None = None,
 ) -> PromptVersion:
-    """Store a new version of a prompt; the line says it from the next request on."""
+    """Store a new version of a prompt, or of a vocabulary entry (text: its
+    phrases, one a line); the line uses it from the next request on."""
     packs = _baseline(baseline)
-    text, reprompt, audio, note = _clean(text), _clean(reprompt), _clean(audio), _clean(note)
-    validate_text(key, language, text, reprompt, audio, baseline=packs)
+    reprompt, audio, note = _clean(reprompt), _clean(audio), _clean(note)
+    if is_vocabulary(key):
+        text = _phrase_lines(text)
+        live = {k: v for k, (_, v) in live_vocabulary(session, language, packs).items()}
+        validate_text(key, language, text, reprompt, audio, baseline=packs, vocabulary=live)
+        action = action.replace("prompt.", "vocabulary.", 1)
+    else:
+        text = _clean(text)
+        validate_text(key, language, text, reprompt, audio, baseline=packs)
     assert text is not None
     if not actor:
         raise Refused("who is publishing? (an actor is required)")
@@ -497,7 +738,12 @@ def history(
 ) -> list[HistoryEntry]:
     """Every version, oldest first: the file's (version 0), then each published one."""
     packs = _baseline(baseline)
-    pack, prompt = _prompt_of(packs, key, language)
+    vocabulary = is_vocabulary(key)
+    if vocabulary:
+        pack, phrases = _entry_of(packs, key, language)
+        prompt = Prompt(key, "vocabulary", "\n".join(phrases))
+    else:
+        pack, prompt = _prompt_of(packs, key, language)
     rows = session.scalars(
         select(PromptVersion)
         .where(PromptVersion.key == key, PromptVersion.language == language)
@@ -511,7 +757,7 @@ def history(
             prompt.audio,
             f"voice_prompts/{pack.source.name}",
             None,
-            "the text in the file",
+            "the phrases in the file" if vocabulary else "the text in the file",
             "",
         )
     ]
@@ -525,7 +771,7 @@ def history(
             row.created_by,
             row.created_at,
             row.note,
-            content_diff(previous, row, previous.version, row.version),
+            content_diff(previous, row, previous.version, row.version, vocabulary=vocabulary),
         )
         entries.append(entry)
         previous = entry
@@ -533,7 +779,9 @@ def history(
     return entries
 
 
-def _as_lines(content: Any) -> list[str]:
+def _as_lines(content: Any, vocabulary: bool = False) -> list[str]:
+    if vocabulary:  # one phrase a line
+        return [f"{phrase}\n" for phrase in phrases_of(content.text)]
     lines = []
     for name in ("text", "reprompt", "audio"):
         value = getattr(content, name)
@@ -545,11 +793,13 @@ def _as_lines(content: Any) -> list[str]:
     return lines
 
 
-def content_diff(before: Any, after: Any, from_version: int, to_version: int) -> str:
+def content_diff(
+    before: Any, after: Any, from_version: int, to_version: int, *, vocabulary: bool = False
+) -> str:
     return "".join(
         difflib.unified_diff(
-            _as_lines(before),
-            _as_lines(after),
+            _as_lines(before, vocabulary),
+            _as_lines(after, vocabulary),
             fromfile=f"version {from_version}",
             tofile=f"version {to_version}",
             lineterm="\n",
@@ -590,6 +840,99 @@ def rollback(
         action="prompt.rollback",
         detail={"to_version": to_version},
     )
+
+
+def add_phrases(
+    session: Session,
+    key: str,
+    language: str,
+    phrases: Sequence[str],
+    *,
+    actor: str,
+    note: str | None = None,
+    baseline: Mapping[str, LanguagePack] | None = None,
+) -> PromptVersion:
+    """Publish an entry with more phrases (a synonym the line missed)."""
+    key = entry_key(key)
+    _, live = live_content(session, key, language, baseline)
+    current = phrases_of(live.text)
+    have = {_spelling(p): p for p in current}
+    new = [" ".join(p.split()) for p in phrases if p.strip()]
+    if not new:
+        raise Refused("which phrase? give at least one")
+    for phrase in new:
+        if _spelling(phrase) in have:
+            raise Refused(f"{phrase!r} is already a phrase of {entry_name(key)} in {language}")
+    return publish(
+        session,
+        key,
+        language,
+        "\n".join(current + new),
+        actor=actor,
+        note=note or "added " + ", ".join(repr(p) for p in new),
+        baseline=baseline,
+    )
+
+
+def remove_phrases(
+    session: Session,
+    key: str,
+    language: str,
+    phrases: Sequence[str],
+    *,
+    actor: str,
+    note: str | None = None,
+    baseline: Mapping[str, LanguagePack] | None = None,
+) -> PromptVersion:
+    """Publish an entry without some of its phrases."""
+    key = entry_key(key)
+    _, live = live_content(session, key, language, baseline)
+    current = phrases_of(live.text)
+    gone = {_spelling(p): p for p in phrases if p.strip()}
+    if not gone:
+        raise Refused("which phrase? give at least one")
+    have = {_spelling(p) for p in current}
+    for spelled, phrase in gone.items():
+        if spelled not in have:
+            raise Refused(f"{phrase!r} is not a phrase of {entry_name(key)} in {language}")
+    return publish(
+        session,
+        key,
+        language,
+        "\n".join(p for p in current if _spelling(p) not in gone),
+        actor=actor,
+        note=note or "removed " + ", ".join(repr(p) for p in gone.values()),
+        baseline=baseline,
+    )
+
+
+@dataclass(frozen=True)
+class VocabularyRow:
+    key: str  # vocabulary.intents.agent
+    name: str  # intents.agent
+    section: str  # intents
+    live: Mapping[str, tuple[int, list[str]]]  # language -> (version, phrases)
+
+
+def list_vocabulary(
+    session: Session, baseline: Mapping[str, LanguagePack] | None = None
+) -> list[VocabularyRow]:
+    """Every vocabulary entry with its live phrases per language, in file order."""
+    packs = _baseline(baseline)
+    languages = [BASE_LANGUAGE, *sorted(lang for lang in packs if lang != BASE_LANGUAGE)]
+    live = {lang: live_vocabulary(session, lang, packs) for lang in languages}
+    keys = list(live[BASE_LANGUAGE])
+    for lang in languages:
+        keys.extend(k for k in live[lang] if k not in keys)
+    return [
+        VocabularyRow(
+            key,
+            entry_name(key),
+            entry_section(key),
+            {lang: live[lang].get(key, (0, [])) for lang in languages},
+        )
+        for key in keys
+    ]
 
 
 # --- listing and exporting -------------------------------------------------------
@@ -724,6 +1067,98 @@ def _rewrite_prompts(source: str, changed: Mapping[str, Any], data: Any) -> str 
     return text if reread == data else None
 
 
+_YAML_KEY = re.compile(r"""^( *)("[^"]*"|'[^']*'|[^\s#:'"][^:#]*?)\s*:(\s|$)""")
+
+
+def _block_end(lines: Sequence[str], begin: int, end: int, indent: int) -> int:
+    """Where the YAML node starting at lines[begin] ends: the next line as
+    little indented, blank lines and comments after it left out."""
+    stop = begin + 1
+    while stop < end:
+        line = lines[stop]
+        if line.strip() and not line.lstrip().startswith("#"):
+            if len(line) - len(line.lstrip(" ")) <= indent:
+                break
+        stop += 1
+    while stop > begin + 1 and (
+        not lines[stop - 1].strip() or lines[stop - 1].lstrip().startswith("#")
+    ):
+        stop -= 1
+    return stop
+
+
+def _find_key(lines: Sequence[str], begin: int, end: int, indent: int, name: str) -> int | None:
+    for i in range(begin, end):
+        match = _YAML_KEY.match(lines[i])
+        if match and len(match.group(1)) == indent and match.group(2).strip("'\"") == name:
+            return i
+    return None
+
+
+def _yaml_word(value: str, flow: bool = True) -> str:
+    """A phrase (or key) as the files write it: plain, or in double quotes
+    where YAML would read it otherwise ("yes", "no", "on", a colon...)."""
+    try:
+        plain = yaml.safe_load(f"[{value}]" if flow else f"{value}: 0")
+    except yaml.YAMLError:
+        plain = None
+    if plain == ([value] if flow else {value: 0}):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _flow_list(name: str, phrases: Sequence[str], indent: int, width: int = 100) -> list[str]:
+    """`  name: [a, b, c,` wrapped under the first phrase, as in the files."""
+    head = " " * indent + _yaml_word(name, flow=False) + ": ["
+    if not phrases:
+        return [head + "]\n"]
+    lines: list[str] = []
+    current, fresh = head, True
+    for n, phrase in enumerate(phrases):
+        piece = _yaml_word(phrase) + ("]" if n == len(phrases) - 1 else ",")
+        if not fresh and len(current) + 1 + len(piece) > width:
+            lines.append(current + "\n")
+            current, fresh = " " * len(head), True
+        current += piece if fresh else " " + piece
+        fresh = False
+    lines.append(current + "\n")
+    return lines
+
+
+def _rewrite_vocabulary(source: str, changed: Mapping[str, list[str]]) -> str | None:
+    """The file with only the changed vocabulary entries rewritten (comments
+    and the other entries as they are). None when the file is laid out in a
+    way this does not follow."""
+    if not changed:
+        return source
+    lines = source.splitlines(keepends=True)
+    try:
+        start = next(i for i, line in enumerate(lines) if line.rstrip() == "vocabulary:") + 1
+    except StopIteration:
+        return None
+    end = next(
+        (i for i in range(start, len(lines)) if lines[i][:1] not in ("", " ", "\n", "#")),
+        len(lines),
+    )
+    replacements: list[tuple[int, int, list[str]]] = []
+    for key, phrases in changed.items():
+        path = entry_name(key).split(".", 1)
+        begin, stop, indent = start, end, 2
+        if len(path) == 2:
+            section = _find_key(lines, start, end, 2, path[0])
+            if section is None:
+                return None
+            begin, stop, indent = section + 1, _block_end(lines, section, end, 2), 4
+        at = _find_key(lines, begin, stop, indent, path[-1])
+        if at is None:
+            return None
+        fresh = _flow_list(path[-1], phrases, indent)
+        replacements.append((at, _block_end(lines, at, stop, indent), fresh))
+    for begin, stop, new in sorted(replacements, reverse=True):
+        lines[begin:stop] = new
+    return "".join(lines)
+
+
 def export(
     session: Session,
     directory: str | Path,
@@ -733,9 +1168,10 @@ def export(
 ) -> list[Path]:
     """Write the live prompts (and offers) as a complete prompts folder.
 
-    Labels and vocabulary are copied from the files as they are; the top
-    comment of each file is kept. The folder passes `prompts check` and can
-    be used as VOICE_PROMPTS_DIR, or compared with voice_prompts/ in git.
+    Labels are copied from the files as they are; the vocabulary is the live
+    one. Only what was changed is rewritten, so comments elsewhere stay. The
+    folder passes `prompts check` and can be used as VOICE_PROMPTS_DIR, or
+    compared with voice_prompts/ in git.
     """
     packs = _baseline(baseline)
     target = Path(directory)
@@ -768,8 +1204,28 @@ def export(
             if ordered != before:
                 changed[key] = ordered
         data["prompts"] = prompts_out
+        live_pack = catalog.packs.get(language, pack)
+        in_file = vocabulary_entries(pack)
+        words_changed = {
+            key: phrases
+            for key, phrases in vocabulary_entries(live_pack).items()
+            if in_file.get(key) != phrases
+        }
+        if words_changed:
+            vocabulary = {
+                k: (dict(v) if isinstance(v, Mapping) else v)
+                for k, v in (data.get("vocabulary") or {}).items()
+            }
+            for key, phrases in words_changed.items():
+                path_in = entry_name(key).split(".", 1)
+                if len(path_in) == 1:
+                    vocabulary[path_in[0]] = phrases
+                else:
+                    vocabulary.setdefault(path_in[0], {})[path_in[1]] = phrases
+            data["vocabulary"] = vocabulary
         path = target / pack.source.name
-        text = _rewrite_prompts(source, changed, data)
+        words_source = _rewrite_vocabulary(source, words_changed)
+        text = None if words_source is None else _rewrite_prompts(words_source, changed, data)
         if text is None:
             text = _header(pack.source) + dump_yaml(data)
         path.write_text(text, encoding="utf-8")
@@ -1175,3 +1631,35 @@ def offer_history(session: Session, code: str) -> list[OfferHistoryEntry]:
             OfferHistoryEntry(row.changed_by, row.changed_at, row.before, row.after, changes)
         )
     return entries
+
+
+# --- trying the vocabulary -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Understood:
+    intent: str | None  # the answer the words carry most strongly (any intent)
+    agent: bool  # asks for a person, wherever in the call
+    reason: str | None  # the cancellation reason they point to
+
+
+def understood(
+    catalog: Catalog,
+    language: str,
+    sentence: str,
+    draft: Mapping[str, Sequence[str]] | None = None,
+) -> Understood:
+    """What the line makes of a sentence, with draft entries in place of the
+    live ones (nothing is stored)."""
+    from .flow.understand import intent_of, reason_of, wants_agent
+    from .prompts import with_vocabulary
+
+    pack = catalog.pack(language)
+    if draft:
+        pack = with_vocabulary(pack, {k: list(v) for k, v in draft.items()})
+    vocab = pack.vocabulary
+    return Understood(
+        intent_of(sentence, vocab),
+        wants_agent(sentence, vocab),
+        reason_of(sentence, vocab, REASON_CODES),
+    )

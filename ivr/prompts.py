@@ -335,7 +335,8 @@ def phrases_of(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-def _with_vocabulary(pack: LanguagePack, changed: Mapping[str, list[str]]) -> LanguagePack:
+def with_vocabulary(pack: LanguagePack, changed: Mapping[str, list[str]]) -> LanguagePack:
+    """The pack with some vocabulary entries replaced (keys of vocabulary_entries)."""
     raw: dict[str, Any] = {
         k: (dict(v) if isinstance(v, Mapping) else v) for k, v in pack.vocabulary.raw.items()
     }
@@ -351,11 +352,17 @@ def _with_vocabulary(pack: LanguagePack, changed: Mapping[str, list[str]]) -> La
 def overlay(packs: Mapping[str, LanguagePack], versions: Iterable[Any]) -> dict[str, LanguagePack]:
     prompts: dict[str, dict[str, Prompt]] = {lang: dict(p.prompts) for lang, p in packs.items()}
     vocabulary: dict[str, dict[str, list[str]]] = {lang: {} for lang in packs}
+    entries = {
+        lang: {**vocabulary_entries(packs[BASE_LANGUAGE]), **vocabulary_entries(pack)}
+        for lang, pack in packs.items()
+    }
     for v in versions:
         if v.language not in prompts:
             continue
         if v.key.startswith(VOCABULARY_PREFIX):
-            vocabulary[v.language][v.key] = phrases_of(v.text)
+            # Only entries the files define: a stray row must not break the language.
+            if v.key in entries[v.language]:
+                vocabulary[v.language][v.key] = phrases_of(v.text)
             continue
         base = prompts[v.language].get(v.key) or packs[BASE_LANGUAGE].prompts.get(v.key)
         if base is None:
@@ -366,5 +373,5 @@ def overlay(packs: Mapping[str, LanguagePack], versions: Iterable[Any]) -> dict[
     out = {}
     for lang, pack in packs.items():
         pack = replace(pack, prompts=prompts[lang])
-        out[lang] = _with_vocabulary(pack, vocabulary[lang]) if vocabulary[lang] else pack
+        out[lang] = with_vocabulary(pack, vocabulary[lang]) if vocabulary[lang] else pack
     return out

@@ -165,6 +165,10 @@ def set_command(
     actor: str | None,
 ) -> None:
     """Publish a new version of KEY in one language; live on the next call."""
+    if prompt_admin.is_vocabulary(key):
+        raise click.UsageError(
+            f"{key} is a list of phrases: use `ivr prompts words add/remove/set` for it"
+        )
     session = db.session()
     _, live = prompt_admin.live_content(session, key, language)
     if no_reprompt:
@@ -228,6 +232,8 @@ def history_command(key: str, language: str, as_json: bool) -> None:
         if e.diff:
             for line in e.diff.splitlines()[2:]:
                 click.echo(f"  {line}")
+        elif prompt_admin.is_vocabulary(key):
+            click.echo(f"  {', '.join(prompts.phrases_of(e.text)) or '(no phrases)'}")
         else:
             click.echo(f"  {e.text}")
         click.echo("")
@@ -265,6 +271,144 @@ def export_command(directory: Path) -> None:
     for path in written:
         click.echo(str(path))
     click.echo(f"Exported the live prompts to {directory}; `ivr prompts check --dir` checks them.")
+
+
+# --- the words the line understands --------------------------------------------------
+
+
+@prompts_group.group("words", cls=AppGroup)
+def words_group() -> None:
+    """The words the line understands: list, add, remove, set.
+
+    ENTRY is intents.<name>, reasons.<code>, fillers, negations or
+    hints.<step> (or with vocabulary. in front). Every change is a new
+    version: `ivr prompts history vocabulary.ENTRY --lang L` and
+    `ivr prompts rollback vocabulary.ENTRY --lang L --to N` work on it.
+    """
+
+
+@words_group.command("list")
+@click.argument("entry", required=False)
+@click.option("--lang", "language", default=None, help="Only this language.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print JSON (one object per entry and language)."
+)
+@_refusals
+def words_list_command(entry: str | None, language: str | None, as_json: bool) -> None:
+    """Every entry (or ENTRY) with the phrases the line understands now."""
+    rows = prompt_admin.list_vocabulary(db.session())
+    languages = list(rows[0].live) if rows else []
+    if language is not None and language not in languages:
+        click.echo(f"No language {language!r}; the line speaks {', '.join(languages)}.", err=True)
+        sys.exit(2)
+    if entry is not None:
+        key = prompt_admin.entry_key(entry)
+        rows = [row for row in rows if row.key == key]
+        if not rows:
+            click.echo(
+                f"No vocabulary entry {entry!r}; `ivr prompts words list` shows them.", err=True
+            )
+            sys.exit(2)
+    languages = [language] if language else languages
+    if as_json:
+        out = [
+            {
+                "entry": row.name,
+                "key": row.key,
+                "language": lang,
+                "version": row.live[lang][0],
+                "phrases": row.live[lang][1],
+            }
+            for row in rows
+            for lang in languages
+        ]
+        click.echo(json.dumps(out, indent=2, ensure_ascii=False))
+        return
+    section = None
+    for row in rows:
+        if row.section != section:
+            section = row.section
+            click.echo(f"== {section}: {prompt_admin.VOCABULARY_HELP.get(section, '')}")
+        for lang in languages:
+            version, phrases = row.live[lang]
+            click.echo(f"{row.name} [{lang} v{version}] {', '.join(phrases) or '(none)'}")
+
+
+def _published(key: str, language: str, version: int) -> None:
+    click.echo(
+        f"Published {key} {language} version {version}; understood from the next call on "
+        f"(`ivr prompts history {key} --lang {language}`)."
+    )
+
+
+@words_group.command("add")
+@click.argument("entry")
+@click.argument("phrases", nargs=-1, required=True)
+@click.option("--lang", "language", required=True, help="e.g. en-US or es-US")
+@click.option("--note", default=None, help="Why (shown in the history).")
+@actor_option
+@_refusals
+def words_add_command(
+    entry: str, phrases: tuple[str, ...], language: str, note: str | None, actor: str | None
+) -> None:
+    """Add PHRASES to ENTRY (a synonym the line missed).
+
+    e.g. `ivr prompts words add intents.agent supervisor "a manager" --lang en-US`
+    """
+    session = db.session()
+    version = prompt_admin.add_phrases(
+        session, entry, language, phrases, actor=actor or _default_actor(), note=note
+    )
+    session.commit()
+    _published(version.key, language, version.version)
+
+
+@words_group.command("remove")
+@click.argument("entry")
+@click.argument("phrases", nargs=-1, required=True)
+@click.option("--lang", "language", required=True, help="e.g. en-US or es-US")
+@click.option("--note", default=None, help="Why (shown in the history).")
+@actor_option
+@_refusals
+def words_remove_command(
+    entry: str, phrases: tuple[str, ...], language: str, note: str | None, actor: str | None
+) -> None:
+    """Remove one or more PHRASES from ENTRY."""
+    session = db.session()
+    version = prompt_admin.remove_phrases(
+        session, entry, language, phrases, actor=actor or _default_actor(), note=note
+    )
+    session.commit()
+    _published(version.key, language, version.version)
+
+
+@words_group.command("set")
+@click.argument("entry")
+@click.option("--lang", "language", required=True, help="e.g. en-US or es-US")
+@click.option(
+    "--phrases-file",
+    type=click.File("r", encoding="utf-8"),
+    required=True,
+    help="The complete list, one phrase a line (- reads standard input).",
+)
+@click.option("--note", default=None, help="Why (shown in the history).")
+@actor_option
+@_refusals
+def words_set_command(
+    entry: str, language: str, phrases_file: Any, note: str | None, actor: str | None
+) -> None:
+    """Replace every phrase of ENTRY with the lines of a file."""
+    session = db.session()
+    version = prompt_admin.publish(
+        session,
+        prompt_admin.entry_key(entry),
+        language,
+        phrases_file.read(),
+        actor=actor or _default_actor(),
+        note=note,
+    )
+    session.commit()
+    _published(version.key, language, version.version)
 
 
 # --- offers ---------------------------------------------------------------------------

@@ -155,6 +155,18 @@ class Call(Base):
         Index("ix_calls_reason_started_at", "reason_code", "started_at"),
         Index("ix_calls_language_started_at", "language", "started_at"),
         Index("ix_calls_offer_started_at", "offer_code", "started_at"),
+        # Analytics reads one index in group order for a date range (migration 0002).
+        Index(
+            "ix_calls_analytics",
+            "outcome",
+            "reason_code",
+            "offer_code",
+            "offer_accepted",
+            "agent_requested",
+            "outcome_step",
+            "started_at",
+        ),
+        Index("ix_calls_outcome_duration", "outcome", "duration_seconds", "started_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

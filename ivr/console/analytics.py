@@ -1,0 +1,229 @@
+"""Why people leave: aggregates over a date range, computed in the database.
+
+Everything is GROUP BY over the range (a few queries, each one pass), so the
+page costs the same whether the range holds a thousand calls or a million.
+Percentiles come from a histogram of whole seconds, never from loading the
+calls into Python.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import yaml
+from flask import render_template, request
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import Session
+
+from .. import db
+from ..models import OUTCOMES, Call, utcnow
+from . import bp
+from .auth import role_required
+
+# The words of at most this many calls (the newest in the range) are counted:
+# enough to show the themes, bounded however long the range.
+WORDS_SAMPLE = 5000
+TOP_WORDS = 20
+DEFAULT_DAYS = 30
+
+_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
+
+
+@cache
+def stopwords() -> dict[str, frozenset[str]]:
+    with (Path(__file__).parent / "stopwords.yaml").open(encoding="utf-8") as f:
+        data = yaml.safe_load(f) or {}
+    return {lang: frozenset(str(w).lower() for w in words) for lang, words in data.items()}
+
+
+def frequent_words(texts: list[tuple[str, str]], top: int = TOP_WORDS) -> list[tuple[str, int]]:
+    """(text, language) pairs -> the most frequent words, stopwords dropped.
+
+    Each word counts once per call, so one talkative caller cannot dominate.
+    """
+    lists = stopwords()
+    # Callers mix languages ("el app", "okay"), so English stopwords go everywhere.
+    english = lists.get("en-US", frozenset())
+    drops = {language: words | english for language, words in lists.items()}
+    counts: Counter[str] = Counter()
+    for text, language in texts:
+        drop = drops.get(language, english)
+        counts.update({w for w in _WORD.findall(text.lower()) if len(w) > 2 and w not in drop})
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
+
+
+def percentile(histogram: list[tuple[int, int]], p: float) -> int | None:
+    """Nearest-rank percentile of values given as sorted (value, count) pairs:
+    the smallest value with at least p of all values at or below it."""
+    total = sum(n for _, n in histogram)
+    if total == 0:
+        return None
+    rank = max(1, math.ceil(p * total))
+    seen = 0
+    for value, n in histogram:
+        seen += n
+        if seen >= rank:
+            return value
+    return histogram[-1][0]
+
+
+@dataclass(frozen=True)
+class OfferStats:
+    code: str
+    shown: int
+    accepted: int
+
+    @property
+    def save_rate(self) -> float:
+        return self.accepted / self.shown if self.shown else 0.0
+
+
+@dataclass
+class Report:
+    date_from: dt.date
+    date_to: dt.date
+    total: int = 0
+    outcomes: list[tuple[str, int]] = field(default_factory=list)
+    reasons: list[tuple[str, int]] = field(default_factory=list)
+    words: list[tuple[str, int]] = field(default_factory=list)
+    words_sample: int = 0
+    offers: list[OfferStats] = field(default_factory=list)
+    agent_requested: int = 0
+    hangups: list[tuple[str, int]] = field(default_factory=list)
+    cancelled_timed: int = 0
+    median_seconds: int | None = None
+    p90_seconds: int | None = None
+
+    @property
+    def agent_share(self) -> float:
+        return self.agent_requested / self.total if self.total else 0.0
+
+
+def _in_range(
+    date_from: dt.date, date_to: dt.date, started_at: ColumnElement[dt.datetime] | None = None
+) -> list[ColumnElement[bool]]:
+    start = dt.datetime.combine(date_from, dt.time(0), tzinfo=dt.UTC)
+    end = dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time(0), tzinfo=dt.UTC)
+    column = Call.started_at if started_at is None else started_at
+    return [column >= start, column < end]
+
+
+def _unindexed(s: Session, column: ColumnElement[dt.datetime]) -> ColumnElement[dt.datetime]:
+    """On SQLite, the same value but no index range: its planner would rather
+    take the started_at range and then sort every row in it than read
+    ix_calls_analytics in order (SQLite's own idiom is a unary +)."""
+    if s.get_bind().dialect.name == "sqlite":
+        return func.coalesce(column, column)
+    return column
+
+
+def build_report(s: Session, date_from: dt.date, date_to: dt.date) -> Report:
+    """The analytics of calls started from date_from to date_to (UTC days, inclusive)."""
+    report = Report(date_from, date_to)
+    in_range = _in_range(date_from, date_to)
+
+    # One pass over the range, grouped finely enough to answer the outcome,
+    # reason, offer, person and hang-up questions (a few hundred groups).
+    # The GROUP BY columns are those of ix_calls_analytics, in its order, so
+    # the database reads that index in order: no table rows, no sort.
+    rows = s.execute(
+        select(
+            Call.outcome,
+            Call.reason_code,
+            Call.offer_code,
+            Call.offer_accepted,
+            Call.agent_requested,
+            Call.outcome_step,
+            func.count(),
+        )
+        .where(*_in_range(date_from, date_to, _unindexed(s, Call.started_at)))
+        .group_by(
+            Call.outcome,
+            Call.reason_code,
+            Call.offer_code,
+            Call.offer_accepted,
+            Call.agent_requested,
+            Call.outcome_step,
+        )
+    ).all()
+    outcomes: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
+    shown: Counter[str] = Counter()
+    taken: Counter[str] = Counter()
+    hangups: Counter[str] = Counter()
+    for outcome, reason, offer, offer_accepted, agent_requested, step, n in rows:
+        report.total += n
+        if agent_requested:
+            report.agent_requested += n
+        outcomes[outcome] += n
+        reasons[reason or "(none given)"] += n
+        if offer is not None:
+            shown[offer] += n
+            if offer_accepted:
+                taken[offer] += n
+        if outcome == "abandoned":
+            hangups[step or "(unknown)"] += n
+    order = {name: i for i, name in enumerate(OUTCOMES)}
+    report.outcomes = sorted(outcomes.items(), key=lambda kv: order.get(kv[0], len(order)))
+    report.reasons = sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))
+    report.offers = [OfferStats(code, shown[code], taken[code]) for code in sorted(shown)]
+    report.hangups = sorted(hangups.items(), key=lambda kv: (-kv[1], kv[0]))
+    histogram = [
+        (int(seconds), int(n))
+        for seconds, n in s.execute(
+            select(Call.duration_seconds, func.count())
+            .where(
+                Call.outcome == "cancelled",
+                Call.duration_seconds.is_not(None),
+                *in_range,
+            )
+            .group_by(Call.duration_seconds)
+            .order_by(Call.duration_seconds)
+        )
+    ]
+    report.cancelled_timed = sum(n for _, n in histogram)
+    report.median_seconds = percentile(histogram, 0.5)
+    report.p90_seconds = percentile(histogram, 0.9)
+
+    texts = [
+        (text, language)
+        for text, language in s.execute(
+            select(Call.reason_text, Call.language)
+            .where(Call.reason_text.is_not(None), *in_range)
+            .order_by(Call.started_at.desc(), Call.id.desc())
+            .limit(WORDS_SAMPLE)
+        )
+    ]
+    report.words_sample = len(texts)
+    report.words = frequent_words(texts)
+    return report
+
+
+def _date_arg(name: str, default: dt.date) -> tuple[dt.date, str | None]:
+    value = request.args.get(name)
+    if not value:
+        return default, None
+    try:
+        return dt.date.fromisoformat(value), None
+    except ValueError:
+        return default, f"{name.replace('_', ' ')} is not a date (YYYY-MM-DD); using {default}"
+
+
+@bp.get("/analytics")
+@role_required("support", "ops")
+def analytics() -> str:
+    today = utcnow().date()
+    date_to, error_to = _date_arg("date_to", today)
+    date_from, error_from = _date_arg("date_from", date_to - dt.timedelta(days=DEFAULT_DAYS - 1))
+    errors = [e for e in (error_from, error_to) if e]
+    if date_from > date_to:
+        errors.append("The start date is after the end date; they were swapped.")
+        date_from, date_to = date_to, date_from
+    report = build_report(db.session(), date_from, date_to)
+    return render_template("console/analytics.html", report=report, errors=errors)

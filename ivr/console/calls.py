@@ -1,0 +1,217 @@
+"""Call records for support: the list, one call's page, notes, the CSV
+export and the callback queue."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from typing import Any
+
+from flask import (
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from sqlalchemy import select
+from werkzeug.wrappers import Response as BaseResponse
+
+from .. import db
+from ..models import OUTCOMES, REASON_CODES, Call, CallbackRequest, CallNote, Offer, utcnow
+from ..records import find_call
+from . import bp
+from .auth import audit, current_user, role_required
+from .queries import LANGUAGES, CallFilters, Cursor, calls_page, iter_calls
+from .timeline import describe_event
+
+NOTE_MAX = 4000
+
+
+def _offer_codes() -> list[str]:
+    return list(db.session().scalars(select(Offer.code).order_by(Offer.code)))
+
+
+@bp.get("/calls")
+@role_required("support")
+def calls() -> str:
+    filters = CallFilters.from_args(request.args)
+    after = Cursor.decode(request.args.get("after"))
+    page = calls_page(db.session(), filters, after)
+    return render_template(
+        "console/calls.html",
+        filters=filters,
+        page=page,
+        first_page=after is None,
+        outcomes=OUTCOMES,
+        reasons=REASON_CODES,
+        offers=_offer_codes(),
+        languages=LANGUAGES,
+    )
+
+
+CSV_HEADER = (
+    "call_sid",
+    "started_at",
+    "from",
+    "account",
+    "verified",
+    "language",
+    "outcome",
+    "outcome_step",
+    "reason",
+    "reason_text",
+    "offer",
+    "offer_accepted",
+    "confirmation",
+    "agent_requested",
+    "agent_result",
+    "duration_seconds",
+)
+
+
+def _spreadsheet_safe(text: str | None) -> str:
+    """The caller's words go into a spreadsheet: never let them start a formula."""
+    if text and text[0] in "=+-@\t\r":
+        return "'" + text
+    return text or ""
+
+
+def _csv_row(row: Any) -> tuple[Any, ...]:
+    return (
+        row.call_sid,
+        row.started_at.isoformat(),
+        row.from_number or "",
+        row.account_number or "",
+        "yes" if row.verified else "no",
+        row.language,
+        row.outcome,
+        row.outcome_step or "",
+        row.reason_code or "",
+        _spreadsheet_safe(row.reason_text),
+        row.offer_code or "",
+        "" if row.offer_accepted is None else ("yes" if row.offer_accepted else "no"),
+        row.confirmation or "",
+        "yes" if row.agent_requested else "no",
+        row.agent_result or "",
+        "" if row.duration_seconds is None else row.duration_seconds,
+    )
+
+
+def _csv_lines(filters: CallFilters) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+
+    def flush() -> str:
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text
+
+    writer.writerow(CSV_HEADER)
+    yield flush()
+    for n, row in enumerate(iter_calls(db.session(), filters), start=1):
+        writer.writerow(_csv_row(row))
+        if n % 500 == 0:
+            yield flush()
+    yield flush()
+
+
+@bp.get("/calls.csv")
+@role_required("support")
+def calls_csv() -> Response:
+    filters = CallFilters.from_args(request.args)
+    if filters.errors:
+        abort(400, description="; ".join(filters.errors))
+    audit("export_calls_csv", {"filters": filters.as_args()})
+    # Committed before streaming: the export is on record even if the download stops.
+    db.session().commit()
+    stamp = utcnow().strftime("%Y%m%d-%H%M%S")
+    return Response(
+        stream_with_context(_csv_lines(filters)),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="calls-{stamp}.csv"'},
+    )
+
+
+@bp.get("/calls/<call_sid>")
+@role_required("support")
+def call_detail(call_sid: str) -> str:
+    s = db.session()
+    call = find_call(s, call_sid)
+    if call is None:
+        abort(404)
+    notes = s.scalars(select(CallNote).where(CallNote.call_id == call.id).order_by(CallNote.id))
+    callbacks = s.scalars(
+        select(CallbackRequest)
+        .where(CallbackRequest.call_id == call.id)
+        .order_by(CallbackRequest.id)
+    )
+    timeline = [
+        (e, describe_event(e), (e.at - call.started_at).total_seconds()) for e in call.events
+    ]
+    return render_template(
+        "console/call.html",
+        call=call,
+        timeline=timeline,
+        notes=list(notes),
+        callbacks=list(callbacks),
+        note_max=NOTE_MAX,
+    )
+
+
+@bp.post("/calls/<call_sid>/notes")
+@role_required("support")
+def add_note(call_sid: str) -> BaseResponse:
+    s = db.session()
+    call = find_call(s, call_sid)
+    if call is None:
+        abort(404)
+    text = request.form.get("text", "").strip()
+    if not text:
+        flash("A note needs some text.", "error")
+    elif len(text) > NOTE_MAX:
+        flash(f"A note has at most {NOTE_MAX} characters.", "error")
+    else:
+        user = current_user()
+        assert user is not None
+        s.add(CallNote(call_id=call.id, author=user.email, text=text))
+        audit("add_note", {"call_sid": call.call_sid})
+        s.commit()
+        flash("Note added.", "ok")
+    return redirect(url_for("console.call_detail", call_sid=call.call_sid) + "#notes")
+
+
+@bp.get("/callbacks")
+@role_required("support")
+def callbacks() -> str:
+    s = db.session()
+    waiting = s.execute(
+        select(CallbackRequest, Call)
+        .join(CallbackRequest.call)
+        .where(CallbackRequest.done_at.is_(None))
+        .order_by(CallbackRequest.requested_at, CallbackRequest.id)
+    ).all()
+    return render_template("console/callbacks.html", waiting=waiting, now=utcnow())
+
+
+@bp.post("/callbacks/<int:callback_id>/done")
+@role_required("support")
+def callback_done(callback_id: int) -> BaseResponse:
+    s = db.session()
+    callback = s.get(CallbackRequest, callback_id, with_for_update=True)
+    if callback is None:
+        abort(404)
+    if callback.done_at is None:
+        user = current_user()
+        assert user is not None
+        callback.done_at = utcnow()
+        callback.done_by = user.email
+        audit("callback_done", {"callback_id": callback.id, "phone": callback.phone})
+        s.commit()
+        flash(f"Callback to {callback.phone or 'unknown number'} marked as done.", "ok")
+    return redirect(url_for("console.callbacks"))

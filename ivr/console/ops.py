@@ -1,0 +1,426 @@
+"""Operations pages: what the line says (prompts per step and language, with
+a TwiML preview, a listen button, history and rollback), the words it
+understands (vocabulary entries per language) and the offer per reason.
+Each handler parses the form and calls ivr.prompt_admin, the same functions
+as `flask ivr prompts` / `ivr offers`; the request commits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from sqlalchemy.exc import IntegrityError
+from werkzeug.wrappers import Response as BaseResponse
+
+from .. import db, prompt_admin, prompts
+from ..models import OFFER_KINDS, REASON_CODES
+from ..prompt_admin import OFFER_TERMS, AdminError, NotFound, Refused
+from . import bp
+from .auth import current_user, role_required
+
+OPS = ("ops",)  # admins may open every page too
+
+
+def _actor() -> str:
+    user = current_user()
+    assert user is not None  # role_required let the request in
+    return user.email
+
+
+def _samples() -> dict[str, dict[str, str]]:
+    return prompt_admin.load_samples(current_app.config["VOICE_PROMPTS_DIR"])
+
+
+def _checked_prompt(key: str, language: str, *, vocabulary: bool = False) -> None:
+    """404 unless KEY is a prompt (or, with vocabulary=True, also a
+    vocabulary entry) of LANGUAGE."""
+    if prompt_admin.is_vocabulary(key) and not vocabulary:
+        abort(404)
+    try:
+        prompt_admin.live_content(db.session(), key, language)
+    except NotFound:
+        abort(404)
+
+
+def _edit_url(key: str, language: str) -> str:
+    if prompt_admin.is_vocabulary(key):
+        return url_for("console.ops_words_edit", key=key, language=language)
+    return url_for("console.ops_prompt_edit", key=key, language=language)
+
+
+# --- prompts ---------------------------------------------------------------------------
+
+
+@bp.get("/prompts")
+@role_required(*OPS)
+def ops_prompts() -> str:
+    catalog = prompts.live_catalog(db.session())
+    languages = prompt_admin.languages_of(catalog)
+    return render_template(
+        "console/ops/prompts.html",
+        groups=prompt_admin.list_prompts(catalog),
+        languages=languages,
+        step_names={
+            g.step: catalog.label(prompts.BASE_LANGUAGE, f"steps.{g.step}")
+            for g in prompt_admin.list_prompts(catalog)
+        },
+    )
+
+
+def _edit_page(
+    key: str,
+    language: str,
+    text: str,
+    reprompt: str | None,
+    audio: str | None,
+    note: str | None = None,
+    errors: list[str] | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
+    s = db.session()
+    catalog = prompts.live_catalog(s)
+    version, live = prompt_admin.live_content(s, key, language)
+    reference = catalog.packs[prompts.BASE_LANGUAGE].prompts[key]
+    try:
+        preview = prompt_admin.preview(
+            catalog, key, language, text, reprompt, audio, samples=_samples()
+        )
+    except ValueError:  # a malformed {placeholder}: the errors say so, no preview
+        preview = None
+    known = sorted(prompts.placeholders(reference.text))
+    if reference.reprompt:
+        known = sorted(set(known) | prompts.placeholders(reference.reprompt))
+    page = render_template(
+        "console/ops/prompt_edit.html",
+        key=key,
+        language=language,
+        step=reference.step,
+        text=text,
+        reprompt=reprompt or "",
+        audio=audio or "",
+        note=note or "",
+        live=live,
+        version=version,
+        english=catalog.prompt(prompts.BASE_LANGUAGE, key),
+        placeholders=known,
+        required=sorted(prompts.placeholders(reference.text)),
+        preview=preview,
+        errors=errors or [],
+        languages=prompt_admin.languages_of(catalog),
+        say_limit=prompts.SAY_LIMIT,
+    )
+    return page, status
+
+
+@bp.get("/prompts/<key>/<language>")
+@role_required(*OPS)
+def ops_prompt_edit(key: str, language: str) -> tuple[str, int] | BaseResponse:
+    if prompt_admin.is_vocabulary(key):
+        return redirect(_edit_url(key, language))
+    _checked_prompt(key, language)
+    _, live = prompt_admin.live_content(db.session(), key, language)
+    return _edit_page(key, language, live.text, live.reprompt, live.audio)
+
+
+@bp.post("/prompts/<key>/<language>")
+@role_required(*OPS)
+def ops_prompt_publish(key: str, language: str) -> tuple[str, int] | BaseResponse:
+    _checked_prompt(key, language)
+    form = request.form
+    text = form.get("text", "")
+    reprompt = form.get("reprompt") or None
+    audio = form.get("audio") or None
+    note = form.get("note") or None
+    if form.get("action") == "preview":
+        errors = _problems(key, language, text, reprompt, audio)
+        return _edit_page(key, language, text, reprompt, audio, note, errors)
+    s = db.session()
+    try:
+        version = prompt_admin.publish(
+            s, key, language, text, reprompt, audio, actor=_actor(), note=note
+        )
+        s.commit()
+    except AdminError as exc:
+        s.rollback()
+        return _edit_page(key, language, text, reprompt, audio, note, exc.reasons, 422)
+    except IntegrityError:
+        s.rollback()
+        reason = "Someone else published this prompt at the same moment. Check and try again."
+        return _edit_page(key, language, text, reprompt, audio, note, [reason], 409)
+    flash(f"Published {key} ({language}) version {version.version}. The next call says it.", "ok")
+    return redirect(url_for("console.ops_prompt_edit", key=key, language=language))
+
+
+def _problems(
+    key: str, language: str, text: str, reprompt: str | None, audio: str | None
+) -> list[str]:
+    try:
+        prompt_admin.validate_text(key, language, text.strip(), reprompt, audio)
+    except Refused as exc:
+        return exc.reasons
+    return []
+
+
+@bp.get("/prompts/<key>/<language>/history")
+@role_required(*OPS)
+def ops_prompt_history(key: str, language: str) -> str:
+    """The versions of a prompt, or of a vocabulary entry (same page)."""
+    _checked_prompt(key, language, vocabulary=True)
+    entries = prompt_admin.history(db.session(), key, language)
+    return render_template(
+        "console/ops/prompt_history.html",
+        key=key,
+        language=language,
+        entries=list(reversed(entries)),
+        vocabulary=prompt_admin.is_vocabulary(key),
+        edit_url=_edit_url(key, language),
+        phrases_of=prompts.phrases_of,
+    )
+
+
+@bp.post("/prompts/<key>/<language>/rollback")
+@role_required(*OPS)
+def ops_prompt_rollback(key: str, language: str) -> BaseResponse:
+    _checked_prompt(key, language, vocabulary=True)
+    to_version = request.form.get("version", "")
+    if not to_version.isdigit():
+        abort(400, description="which version?")
+    s = db.session()
+    try:
+        version = prompt_admin.rollback(s, key, language, int(to_version), actor=_actor())
+        s.commit()
+    except AdminError as exc:
+        s.rollback()
+        flash(f"Not rolled back: {exc}.", "error")
+    except IntegrityError:
+        s.rollback()
+        flash("Not rolled back: someone else published at the same moment. Try again.", "error")
+    else:
+        flash(
+            f"Version {to_version} is live again (as version {version.version}).",
+            "ok",
+        )
+    return redirect(url_for("console.ops_prompt_history", key=key, language=language))
+
+
+@bp.get("/prompts/<key>/<language>/audio.wav")
+@role_required(*OPS)
+def ops_prompt_audio(key: str, language: str) -> Response:
+    _checked_prompt(key, language)
+    text = request.args.get("text", "")
+    if not text.strip() or len(text) > prompts.SAY_LIMIT:
+        abort(400, description="text: 1 to 4,096 characters")
+    spoken = prompts.fill(text, prompt_admin.samples_for(_samples(), language))
+    try:
+        wav = prompt_admin.synthesize_wav(spoken, language)
+    except prompt_admin.SpeechUnavailable as exc:
+        return Response(str(exc), status=503, mimetype="text/plain")
+    return Response(wav, mimetype="audio/wav", headers={"Cache-Control": "private, max-age=300"})
+
+
+# --- the words the line understands ----------------------------------------------------
+
+
+@bp.get("/words")
+@role_required(*OPS)
+def ops_words() -> str:
+    rows = prompt_admin.list_vocabulary(db.session())
+    sections: dict[str, list[prompt_admin.VocabularyRow]] = {}
+    for row in rows:
+        sections.setdefault(row.section, []).append(row)
+    return render_template(
+        "console/ops/words.html",
+        sections=sections,
+        languages=list(rows[0].live) if rows else [],
+        help=prompt_admin.VOCABULARY_HELP,
+    )
+
+
+def _words_page(
+    key: str,
+    language: str,
+    text: str,
+    note: str | None = None,
+    errors: list[str] | None = None,
+    sentence: str = "",
+    status: int = 200,
+) -> tuple[str, int]:
+    s = db.session()
+    live = prompt_admin.live_vocabulary(s, language)
+    version, phrases = live[key]
+    english = None
+    if language != prompts.BASE_LANGUAGE:
+        english = prompt_admin.live_vocabulary(s, prompts.BASE_LANGUAGE).get(key, (0, []))[1]
+    tried = None
+    if sentence.strip():
+        catalog = prompts.live_catalog(s)
+        draft = {key: prompts.phrases_of(text)}
+        tried = prompt_admin.understood(catalog, language, sentence, draft)
+    page = render_template(
+        "console/ops/words_edit.html",
+        key=key,
+        name=prompt_admin.entry_name(key),
+        section=prompt_admin.entry_section(key),
+        help=prompt_admin.VOCABULARY_HELP.get(prompt_admin.entry_section(key), ""),
+        language=language,
+        text=text,
+        note=note or "",
+        version=version,
+        live=phrases,
+        english=english,
+        errors=errors or [],
+        sentence=sentence,
+        tried=tried,
+        languages=prompt_admin.languages_of(prompts.live_catalog(s)),
+        hint_limit=prompt_admin.HINT_LIMIT,
+    )
+    return page, status
+
+
+@bp.get("/words/<key>/<language>")
+@role_required(*OPS)
+def ops_words_edit(key: str, language: str) -> tuple[str, int] | BaseResponse:
+    if not prompt_admin.is_vocabulary(key):
+        return redirect(url_for("console.ops_prompt_edit", key=key, language=language))
+    _checked_prompt(key, language, vocabulary=True)
+    _, live = prompt_admin.live_content(db.session(), key, language)
+    return _words_page(key, language, live.text)
+
+
+@bp.post("/words/<key>/<language>")
+@role_required(*OPS)
+def ops_words_publish(key: str, language: str) -> tuple[str, int] | BaseResponse:
+    if not prompt_admin.is_vocabulary(key):
+        abort(404)
+    _checked_prompt(key, language, vocabulary=True)
+    form = request.form
+    text = form.get("phrases", "")
+    note = form.get("note") or None
+    sentence = form.get("sentence", "")[:500]
+    s = db.session()
+    if form.get("action") == "check":
+        live = {k: v for k, (_, v) in prompt_admin.live_vocabulary(s, language).items()}
+        try:
+            prompt_admin.validate_text(key, language, text, vocabulary=live)
+            errors: list[str] = []
+        except Refused as exc:
+            errors = exc.reasons
+        return _words_page(key, language, text, note, errors, sentence)
+    try:
+        version = prompt_admin.publish(s, key, language, text, actor=_actor(), note=note)
+        s.commit()
+    except AdminError as exc:
+        s.rollback()
+        return _words_page(key, language, text, note, exc.reasons, sentence, 422)
+    except IntegrityError:
+        s.rollback()
+        reason = "Someone else published this entry at the same moment. Check and try again."
+        return _words_page(key, language, text, note, [reason], sentence, 409)
+    flash(
+        f"Published {prompt_admin.entry_name(key)} ({language}) version {version.version}. "
+        "The next call understands it.",
+        "ok",
+    )
+    return redirect(url_for("console.ops_words_edit", key=key, language=language))
+
+
+# --- offers ----------------------------------------------------------------------------
+
+
+@bp.get("/offers")
+@role_required(*OPS)
+def ops_offers() -> str:
+    return render_template(
+        "console/ops/offers.html",
+        offers=prompt_admin.list_offers(db.session()),
+        languages=_languages(),
+    )
+
+
+def _languages() -> list[str]:
+    return prompt_admin.languages_of(prompts.live_catalog(db.session()))
+
+
+def _offer_page(
+    code: str,
+    form: dict[str, Any] | None = None,
+    errors: list[str] | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
+    try:
+        offer = prompt_admin.find_offer(db.session(), code)
+    except NotFound:
+        abort(404)
+    snapshot = prompt_admin.offer_snapshot(offer)
+    values = form or {
+        "kind": snapshot["kind"],
+        "terms": snapshot["terms"],
+        "wording": snapshot["wording"],
+        "active": snapshot["active"],
+    }
+    page = render_template(
+        "console/ops/offer_edit.html",
+        offer=offer,
+        values=values,
+        kinds=OFFER_KINDS,
+        term_fields=sorted({name for shape in OFFER_TERMS.values() for name in shape}),
+        terms_by_kind={kind: list(shape) for kind, shape in OFFER_TERMS.items()},
+        languages=_languages(),
+        errors=errors or [],
+    )
+    return page, status
+
+
+@bp.get("/offers/<code>")
+@role_required(*OPS)
+def ops_offer_edit(code: str) -> tuple[str, int]:
+    return _offer_page(code)
+
+
+@bp.post("/offers/<code>")
+@role_required(*OPS)
+def ops_offer_save(code: str) -> tuple[str, int] | BaseResponse:
+    form = request.form
+    kind = form.get("kind", "")
+    # Only the terms of the chosen kind count; the others may hold old values.
+    terms = {name: form.get(f"term_{name}", "").strip() for name in OFFER_TERMS.get(kind, {})}
+    languages = _languages()
+    wording = {lang: form.get(f"wording_{lang}", "") for lang in languages}
+    active = form.get("active") == "on"
+    s = db.session()
+    try:
+        offer = prompt_admin.update_offer(
+            s,
+            code,
+            _actor(),
+            kind=kind,
+            terms=terms,
+            wording=wording,
+            active=active,
+            languages=languages,
+        )
+        s.commit()
+    except NotFound:
+        abort(404)
+    except AdminError as exc:
+        s.rollback()
+        values = {"kind": kind, "terms": terms, "wording": wording, "active": active}
+        return _offer_page(code, values, exc.reasons, 422)
+    state = "on" if offer.active else "switched off"
+    flash(f"Saved {offer.code} ({offer.kind}, {state}). The next caller hears it.", "ok")
+    return redirect(url_for("console.ops_offer_edit", code=code))
+
+
+@bp.get("/offers/<code>/history")
+@role_required(*OPS)
+def ops_offer_history(code: str) -> str:
+    try:
+        entries = prompt_admin.offer_history(db.session(), code)
+    except NotFound:
+        abort(404)
+    return render_template(
+        "console/ops/offer_history.html",
+        code=code,
+        entries=list(reversed(entries)),
+        reasons=REASON_CODES,
+    )

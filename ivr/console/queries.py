@@ -1,0 +1,259 @@
+"""Finding calls: the filters of the calls page, its CSV export and keyset pages.
+
+Pages are cut by (started_at, id) of the last row shown, never by OFFSET, so
+page 1,000 costs what page 1 costs: an index range scan on
+ix_calls_started_at_id (or on a filter's (column, started_at) index).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, or_, select
+from sqlalchemy.orm import Session
+
+from ..models import OUTCOMES, REASON_CODES, Call
+
+PAGE_SIZE = 50
+LANGUAGES = ("en-US", "es-US")
+
+CONFIRMATION_DIGITS = 8
+_CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
+_PHONE_CHARS = re.compile(r"^\+?[\d\s().\-]+$")
+
+
+@dataclass(frozen=True)
+class Search:
+    """What a search box entry means: a CallSid, or a phone and/or account number."""
+
+    call_sid: str | None = None
+    phone: str | None = None
+    account: str | None = None
+    # The code a customer quotes from the end of their call.
+    confirmation: str | None = None
+
+
+def parse_search(text: str) -> Search | None:
+    """`+1 (555) 010-0001` -> phone +15550100001; `100001` -> account 100001
+    (or a phone, if it is long enough to be one); `CA...` -> that CallSid."""
+    text = text.strip()
+    if not text:
+        return None
+    if _CALL_SID.match(text):
+        return Search(call_sid="CA" + text[2:].lower())
+    if not _PHONE_CHARS.match(text):
+        # Not a number: match nothing rather than everything.
+        return Search(call_sid=text)
+    digits = re.sub(r"\D", "", text)
+    if text.startswith("+"):
+        return Search(phone="+" + digits)
+    if len(digits) == 10:
+        return Search(phone="+1" + digits, account=digits)
+    if len(digits) == 11 and digits.startswith("1"):
+        return Search(phone="+" + digits, account=digits)
+    confirmation = digits if len(digits) == CONFIRMATION_DIGITS else None
+    return Search(
+        phone="+" + digits if len(digits) > 11 else None,
+        account=digits,
+        confirmation=confirmation,
+    )
+
+
+def _parse_date(value: str | None) -> dt.date | None:
+    if not value:
+        return None
+    return dt.date.fromisoformat(value)
+
+
+@dataclass(frozen=True)
+class CallFilters:
+    """The calls page's filters; the same ones drive the CSV export.
+
+    Dates are whole UTC days, both ends included.
+    """
+
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    outcome: str | None = None
+    reason: str | None = None
+    offer: str | None = None
+    language: str | None = None
+    q: str = ""
+    errors: tuple[str, ...] = field(default=(), compare=False)
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str]) -> CallFilters:
+        errors: list[str] = []
+        dates: dict[str, dt.date | None] = {}
+        for name in ("date_from", "date_to"):
+            try:
+                dates[name] = _parse_date(args.get(name))
+            except ValueError:
+                errors.append(f"{name.replace('_', ' ')} is not a date (YYYY-MM-DD)")
+                dates[name] = None
+        outcome = args.get("outcome") or None
+        if outcome is not None and outcome not in OUTCOMES:
+            errors.append(f"unknown outcome {outcome!r}")
+            outcome = None
+        reason = args.get("reason") or None
+        if reason is not None and reason not in REASON_CODES and reason != "none":
+            errors.append(f"unknown reason {reason!r}")
+            reason = None
+        return cls(
+            date_from=dates["date_from"],
+            date_to=dates["date_to"],
+            outcome=outcome,
+            reason=reason,
+            offer=(args.get("offer") or "").strip() or None,
+            language=args.get("language") or None,
+            q=(args.get("q") or "").strip(),
+            errors=tuple(errors),
+        )
+
+    def as_args(self) -> dict[str, str]:
+        """The filters as query-string arguments (for links and the CSV button)."""
+        out: dict[str, str] = {}
+        for name, value in asdict(self).items():
+            if name == "errors" or value in (None, ""):
+                continue
+            out[name] = value.isoformat() if isinstance(value, dt.date) else str(value)
+        return out
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        where: list[ColumnElement[bool]] = []
+        if self.date_from is not None:
+            where.append(Call.started_at >= _midnight(self.date_from))
+        if self.date_to is not None:
+            where.append(Call.started_at < _midnight(self.date_to + dt.timedelta(days=1)))
+        if self.outcome:
+            where.append(Call.outcome == self.outcome)
+        if self.reason == "none":
+            where.append(Call.reason_code.is_(None))
+        elif self.reason:
+            where.append(Call.reason_code == self.reason)
+        if self.offer == "none":
+            where.append(Call.offer_code.is_(None))
+        elif self.offer:
+            where.append(Call.offer_code == self.offer)
+        if self.language:
+            where.append(Call.language == self.language)
+        search = parse_search(self.q)
+        if search is not None:
+            if search.call_sid:
+                where.append(Call.call_sid == search.call_sid)
+            else:
+                either: list[ColumnElement[bool]] = []
+                if search.phone:
+                    either.append(Call.from_number == search.phone)
+                if search.account:
+                    either.append(Call.account_number == search.account)
+                if search.confirmation:
+                    either.append(Call.confirmation == search.confirmation)
+                where.append(or_(*either))
+        return where
+
+
+def _midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(0), tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """The last row of a page: the next page starts just after it."""
+
+    started_at: dt.datetime
+    id: int
+
+    def encode(self) -> str:
+        raw = f"{self.started_at.astimezone(dt.UTC).isoformat()}|{self.id}"
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, token: str | None) -> Cursor | None:
+        """None for a missing or tampered token: the list starts at the top."""
+        if not token:
+            return None
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+            when, ident = raw.split("|")
+            started_at = dt.datetime.fromisoformat(when)
+            if started_at.tzinfo is None:
+                return None
+            return cls(started_at, int(ident))
+        except (ValueError, binascii.Error, UnicodeDecodeError):
+            return None
+
+    def condition(self) -> ColumnElement[bool]:
+        # The first term gives the planner an index range; the second breaks ties.
+        return and_(
+            Call.started_at <= self.started_at,
+            or_(Call.started_at < self.started_at, Call.id < self.id),
+        )
+
+
+LIST_COLUMNS = (
+    Call.id,
+    Call.call_sid,
+    Call.started_at,
+    Call.from_number,
+    Call.account_number,
+    Call.verified,
+    Call.language,
+    Call.outcome,
+    Call.outcome_step,
+    Call.reason_code,
+    Call.reason_text,
+    Call.offer_code,
+    Call.offer_accepted,
+    Call.confirmation,
+    Call.agent_requested,
+    Call.agent_result,
+    Call.duration_seconds,
+)
+
+
+def _page_query(filters: CallFilters, after: Cursor | None, limit: int) -> Select[Any]:
+    where = filters.conditions()
+    if after is not None:
+        where.append(after.condition())
+    return (
+        select(*LIST_COLUMNS)
+        .where(*where)
+        .order_by(Call.started_at.desc(), Call.id.desc())
+        .limit(limit)
+    )
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[Any]
+    next_cursor: Cursor | None
+
+
+def calls_page(
+    s: Session, filters: CallFilters, after: Cursor | None = None, size: int = PAGE_SIZE
+) -> Page:
+    """Newest first; one row more than asked says whether there is a next page."""
+    rows = list(s.execute(_page_query(filters, after, size + 1)))
+    more = len(rows) > size
+    rows = rows[:size]
+    cursor = Cursor(rows[-1].started_at, rows[-1].id) if more and rows else None
+    return Page(rows, cursor)
+
+
+def iter_calls(s: Session, filters: CallFilters, batch: int = 2000) -> Iterator[Any]:
+    """Every matching call, newest first, fetched a batch at a time by keyset
+    (no long-lived cursor, memory stays flat however many rows match)."""
+    after: Cursor | None = None
+    while True:
+        page = calls_page(s, filters, after, batch)
+        yield from page.rows
+        if page.next_cursor is None:
+            return
+        after = page.next_cursor

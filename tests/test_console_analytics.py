@@ -1,0 +1,207 @@
+"""Analytics numbers match the ones worked out by hand on a small set of calls."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from ivr import db
+from ivr.console.analytics import OfferStats, build_report, frequent_words, percentile
+from ivr.console.auth import create_user
+from ivr.models import Call
+
+PASSWORD = "correct horse battery"
+DAY = dt.datetime(2026, 5, 4, 9, 0, tzinfo=dt.UTC)
+
+
+def call(**fields: Any) -> Call:
+    values: dict[str, Any] = {"call_sid": "CA" + uuid.uuid4().hex, "started_at": DAY}
+    values.update(fields)
+    return Call(**values)
+
+
+@pytest.fixture
+def calls(app: Flask) -> None:
+    """Ten calls on 2026-05-04 and two outside the range."""
+    rows = [
+        call(
+            outcome="cancelled",
+            reason_code="too_expensive",
+            reason_text="Too expensive, the price went up",
+            offer_code="discount_50_3m",
+            offer_accepted=False,
+            duration_seconds=40,
+        ),
+        call(
+            outcome="cancelled",
+            reason_code="too_expensive",
+            reason_text="the price is too high",
+            offer_code="discount_50_3m",
+            offer_accepted=False,
+            duration_seconds=50,
+        ),
+        call(
+            outcome="saved",
+            reason_code="too_expensive",
+            offer_code="discount_50_3m",
+            offer_accepted=True,
+            duration_seconds=70,
+        ),
+        call(
+            outcome="saved",
+            reason_code="unused",
+            reason_text="I never use it, price aside",
+            offer_code="pause_3m",
+            offer_accepted=True,
+            duration_seconds=65,
+        ),
+        call(
+            outcome="cancelled",
+            reason_code="unused",
+            offer_code="pause_3m",
+            offer_accepted=False,
+            duration_seconds=60,
+            agent_requested=True,
+            agent_result="no-answer",
+        ),
+        call(
+            outcome="cancelled",
+            reason_code="other",
+            duration_seconds=90,
+            language="es-US",
+            reason_text="es muy caro el precio",
+        ),
+        call(outcome="agent", agent_requested=True, agent_result="completed"),
+        call(outcome="abandoned", outcome_step="verify"),
+        call(outcome="abandoned", outcome_step="verify"),
+        call(outcome="abandoned", outcome_step="reason", reason_code=None),
+        # Outside the range: the day before and the day after.
+        call(outcome="cancelled", duration_seconds=5, started_at=DAY - dt.timedelta(days=1)),
+        call(
+            outcome="saved",
+            offer_code="pause_3m",
+            offer_accepted=True,
+            started_at=DAY + dt.timedelta(days=1),
+        ),
+    ]
+    with app.app_context():
+        s = db.session()
+        s.add_all(rows)
+        s.commit()
+
+
+def test_the_report_matches_hand_computed_numbers(app: Flask, calls: None) -> None:
+    with app.app_context():
+        report = build_report(db.session(), dt.date(2026, 5, 4), dt.date(2026, 5, 4))
+    assert report.total == 10
+    assert report.outcomes == [("cancelled", 4), ("saved", 2), ("agent", 1), ("abandoned", 3)]
+    assert report.reasons == [
+        ("(none given)", 4),
+        ("too_expensive", 3),
+        ("unused", 2),
+        ("other", 1),
+    ]
+    assert report.offers == [OfferStats("discount_50_3m", 3, 1), OfferStats("pause_3m", 2, 1)]
+    assert report.offers[0].save_rate == pytest.approx(1 / 3)
+    assert report.offers[1].save_rate == pytest.approx(0.5)
+    assert report.agent_requested == 2 and report.agent_share == pytest.approx(0.2)
+    assert report.hangups == [("verify", 2), ("reason", 1)]
+    # Cancelled durations 40, 50, 60, 90: nearest-rank median 50, p90 90.
+    assert (report.cancelled_timed, report.median_seconds, report.p90_seconds) == (4, 50, 90)
+    # "price" is in three reasons (counted once per call); "too", "the", "is", "es" are stopwords.
+    assert report.words[0] == ("price", 3)
+    words = dict(report.words)
+    assert words["caro"] == 1 and words["precio"] == 1 and words["expensive"] == 1
+    assert not {"too", "the", "muy", "es", "it"} & set(words)
+    assert report.words_sample == 4
+
+
+def test_a_wider_range_counts_the_days_around(app: Flask, calls: None) -> None:
+    with app.app_context():
+        report = build_report(db.session(), dt.date(2026, 5, 3), dt.date(2026, 5, 5))
+    assert report.total == 12
+    assert {o.code: o.shown for o in report.offers}["pause_3m"] == 3
+    assert report.median_seconds == 50 and report.p90_seconds == 90
+
+
+def test_an_empty_range_has_no_numbers_to_divide_by(app: Flask, calls: None) -> None:
+    with app.app_context():
+        report = build_report(db.session(), dt.date(2025, 1, 1), dt.date(2025, 1, 31))
+    assert report.total == 0 and report.agent_share == 0.0
+    assert report.median_seconds is None and report.p90_seconds is None
+    assert report.outcomes == [] and report.words == []
+
+
+def test_percentile_is_nearest_rank() -> None:
+    assert percentile([], 0.5) is None
+    assert percentile([(7, 1)], 0.9) == 7
+    histogram = [
+        (10, 1),
+        (20, 1),
+        (30, 1),
+        (40, 1),
+        (50, 1),
+        (60, 1),
+        (70, 1),
+        (80, 1),
+        (90, 1),
+        (100, 1),
+    ]
+    assert percentile(histogram, 0.5) == 50
+    assert percentile(histogram, 0.9) == 90
+    assert percentile([(30, 5), (45, 4), (120, 1)], 0.5) == 30
+    assert percentile([(30, 5), (45, 4), (120, 1)], 0.9) == 45
+
+
+def test_frequent_words_drop_stopwords_per_language_and_count_once_per_call() -> None:
+    words = frequent_words(
+        [
+            ("Price price PRICE, it's the price", "en-US"),
+            ("Es muy caro; el precio subió", "es-US"),
+            ("the app keeps crashing", "en-US"),
+        ]
+    )
+    assert dict(words) == {
+        "price": 1,
+        "caro": 1,
+        "precio": 1,
+        "subió": 1,
+        "app": 1,
+        "keeps": 1,
+        "crashing": 1,
+    }
+
+
+def test_the_page_shows_charts_with_the_numbers_beside_them(
+    app: Flask, client: FlaskClient, calls: None
+) -> None:
+    with app.app_context():
+        s = db.session()
+        create_user(s, "ops@example.com", "ops", PASSWORD)
+        s.commit()
+    with client.session_transaction() as session:
+        session["csrf_token"] = "t"
+    client.post(
+        "/console/login",
+        data={"email": "ops@example.com", "password": PASSWORD, "csrf_token": "t"},
+    )
+    html = client.get("/console/analytics?date_from=2026-05-04&date_to=2026-05-04").get_data(
+        as_text=True
+    )
+    assert '<strong id="total-calls">10</strong>' in html
+    assert html.count("<svg") >= 5
+    assert '<title id="c-outcomes-title">Calls by outcome</title>' in html
+    assert '<td>discount_50_3m</td><td class="num">3</td><td class="num">1</td>' in html
+    assert "33.3 %" in html
+    assert '<strong id="agent-share">20.0 %</strong>' in html
+    assert '<td>verify</td><td class="num">2</td>' in html
+    assert '<td class="num">50 s</td>' in html and '<td class="num">90 s</td>' in html
+    swapped = client.get("/console/analytics?date_from=2026-05-05&date_to=2026-05-04")
+    assert "swapped" in swapped.get_data(as_text=True)
+    bad = client.get("/console/analytics?date_from=soon")
+    assert bad.status_code == 200 and "is not a date" in bad.get_data(as_text=True)

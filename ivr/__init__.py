@@ -10,8 +10,9 @@ from typing import Any
 
 from flask import Flask
 
+from . import cli, console, db, observability, prompts
 from . import config as config_module
-from . import db
+from .voice import bp as voice_bp
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -23,12 +24,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _development_secrets(app)
 
     db.init_app(app)
-
-    from . import cli, prompts
-    from .voice import bp as voice_bp
-
+    observability.init_app(app)
     prompts.init_app(app)
     app.register_blueprint(voice_bp)
+    console.init_app(app)
     cli.init_app(app)
     return app
 

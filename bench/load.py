@@ -1,0 +1,666 @@
+"""Load benchmark: the line under gunicorn on PostgreSQL, against the ceiling of the stack.
+
+    python bench/load.py                     # the full run (about 5 minutes)
+    python bench/load.py --quick             # a smoke run (about a minute)
+
+It creates a PostgreSQL database of its own (on the server --postgres names),
+migrates it, seeds the demo data and one synthetic customer per call (each
+with one active subscription and PIN 1234), starts gunicorn with
+gunicorn.conf.py on 127.0.0.1, and places simulated calls over HTTP with the
+call simulator's engine: every request signed as Twilio signs it, every
+call a full keypad cancellation (PIN, reason "too expensive", decline the
+offer). Then it does the same against bench/bare_app.py (fixed TwiML, no
+database) under the same gunicorn settings: the ceiling.
+
+Two load shapes, for both servers:
+- max: --callers concurrent callers who answer at once, until --calls calls
+  are done (or --duration seconds pass): throughput and errors.
+- paced: --seats concurrent calls whose callers think between prompts, so
+  that together they send about --rate webhooks a second (a call centre's
+  load): latency.
+
+Latency is measured twice: by the client (what Twilio would wait, queueing
+included) and by gunicorn (its access log: from request read to response
+written). The database is dropped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import multiprocessing
+import os
+import random
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import uuid
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from ivr.simulator import (  # noqa: E402
+    Answer,
+    CallSimulator,
+    DialAttempt,
+    HttpReply,
+    HttpTransport,
+    Prompt,
+    ScriptedCaller,
+)
+
+PUBLIC_BASE_URL = "https://line.example.com"
+ANSWERS = ("1234", "1", "2")  # PIN, "too expensive", decline the offer
+WEBHOOKS_PER_CALL = len(ANSWERS) + 2  # the first request, one per answer, the status callback
+FIRST_PHONE = 15552000000  # synthetic customers: +1 555 200 0000 and up
+
+
+# --- the database -------------------------------------------------------------
+
+
+@contextmanager
+def bench_database(server_url: str, keep: bool) -> Iterator[str]:
+    """A database of our own on the server, dropped at the end."""
+    import psycopg
+    from sqlalchemy import make_url
+
+    admin = make_url(server_url).set(drivername="postgresql")
+    conninfo = admin.render_as_string(hide_password=False)
+    name = f"ivr_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(conninfo, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin.set(database=name).render_as_string(hide_password=False)
+    finally:
+        if keep:
+            print(f"kept database {name}")
+        else:
+            with psycopg.connect(conninfo, autocommit=True, connect_timeout=5) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def flask_command(database_url: str, *args: str) -> None:
+    env = {**os.environ, "DATABASE_URL": database_url, "IVR_ENV": "development"}
+    subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "ivr", *args],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def add_customers(database_url: str, count: int) -> None:
+    """One customer per call, each with one active subscription and PIN 1234:
+    a subscription can be cancelled only once."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from sqlalchemy import create_engine, insert
+    from werkzeug.security import generate_password_hash
+
+    from ivr.billing import add_months
+    from ivr.demo import PIN_HASH_METHOD
+    from ivr.models import Customer, Subscription
+
+    pin_hash = generate_password_hash("1234", method=PIN_HASH_METHOD)
+    period_end = add_months(dt.date.today(), 1)
+    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as conn:
+        ids = conn.scalars(
+            insert(Customer).returning(Customer.id, sort_by_parameter_order=True),
+            [
+                {
+                    "name": f"Bench Caller {i}",
+                    "phone": phone(i),
+                    "account_number": f"9{i:07d}",
+                    "pin_hash": pin_hash,
+                    "language": "en-US",
+                }
+                for i in range(count)
+            ],
+        ).all()
+        conn.execute(
+            insert(Subscription),
+            [
+                {
+                    "customer_id": customer_id,
+                    "plan": "Premium",
+                    "price": Decimal("29.99"),
+                    "status": "active",
+                    "current_period_end": period_end,
+                }
+                for customer_id in ids
+            ],
+        )
+    engine.dispose()
+
+
+def phone(i: int) -> str:
+    return f"+{FIRST_PHONE + i}"
+
+
+def outcomes(database_url: str, call_sids: list[str]) -> Counter[str]:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT outcome, count(*) FROM calls WHERE call_sid = ANY(:sids) GROUP BY 1"),
+            {"sids": call_sids},
+        ).all()
+    engine.dispose()
+    return Counter({outcome: n for outcome, n in rows})
+
+
+# --- the servers ----------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    name: str
+    url: str
+    process: subprocess.Popen[bytes]
+    access_log: Path
+
+    def access_log_size(self) -> int:
+        return self.access_log.stat().st_size
+
+
+@contextmanager
+def gunicorn(name: str, app: str, env: dict[str, str], logs: Path) -> Iterator[Server]:
+    port = free_port()
+    access_log = logs / f"{name}.access.jsonl"
+    with access_log.open("wb") as out, (logs / f"{name}.error.jsonl").open("wb") as err:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", app],
+            cwd=ROOT,
+            env={**os.environ, **env, "GUNICORN_BIND": f"127.0.0.1:{port}"},
+            stdout=out,
+            stderr=err,
+        )
+    server = Server(name, f"http://127.0.0.1:{port}", process, access_log)
+    try:
+        wait_healthy(server)
+        yield server
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def wait_healthy(server: Server, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise SystemExit(f"{server.name}: gunicorn exited; see its error log")
+        try:
+            with urllib.request.urlopen(server.url + "/healthz", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"{server.name}: /healthz did not answer within {timeout:g} s")
+
+
+def server_latencies(server: Server, start: int, window: tuple[float, float]) -> list[float]:
+    """Webhook durations (ms) from gunicorn's access log, from byte `start` on,
+    of requests answered within the time window."""
+    durations = []
+    with server.access_log.open("rb") as f:
+        f.seek(start)
+        for raw in f:
+            try:
+                line = json.loads(raw)
+            except ValueError:
+                continue
+            if line.get("method") != "POST" or "duration_ms" not in line:
+                continue
+            if window[0] <= dt.datetime.fromisoformat(line["time"]).timestamp() <= window[1]:
+                durations.append(float(line["duration_ms"]))
+    return durations
+
+
+# --- the callers ------------------------------------------------------------------
+
+
+class ThinkingCaller:
+    """Answers like ScriptedCaller, after thinking (listening to the prompt)."""
+
+    def __init__(self, answers: tuple[str, ...], think: float, stop: threading.Event):
+        self._script = ScriptedCaller(answers)
+        self._think = think
+        self._stop = stop
+
+    def answer(self, prompt: Prompt) -> Answer:
+        self._stop.wait(random.uniform(0.5, 1.5) * self._think)
+        return self._script.answer(prompt)
+
+    def agent(self, dial: DialAttempt) -> str:
+        return self._script.agent(dial)
+
+
+class TimedTransport:
+    """Notes when each request was sent and how long its answer took."""
+
+    def __init__(self, transport: HttpTransport):
+        self._transport = transport
+        self._timings: list[tuple[float, float]] = []
+
+    def __call__(
+        self, method: str, url: str, form: Mapping[str, str], headers: Mapping[str, str]
+    ) -> HttpReply:
+        sent, started = time.time(), time.perf_counter()
+        try:
+            return self._transport(method, url, form, headers)
+        finally:
+            self._timings.append((sent, (time.perf_counter() - started) * 1000))
+
+    def take(self) -> list[tuple[float, float]]:
+        timings, self._timings = self._timings, []
+        return timings
+
+
+@dataclass
+class ClientJob:
+    server_url: str
+    auth_token: str
+    first_customer: int
+    calls: int
+    threads: int
+    duration: float
+    think: float = 0.0
+    # All client processes start together at this time.
+    start_at: float = 0.0
+
+
+@dataclass
+class ClientResult:
+    # (when it was sent, latency in ms) of every request
+    requests: list[tuple[float, float]] = field(default_factory=list)
+    completed: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    webhooks: int = 0
+    first_start: float = float("inf")
+    last_end: float = 0.0
+
+
+def run_clients(job: ClientJob) -> ClientResult:
+    """One client process: `threads` callers placing up to `calls` calls."""
+    result = ClientResult()
+    lock = threading.Lock()
+    next_call = iter(range(job.calls))
+    stop = threading.Event()
+    time.sleep(max(0.0, job.start_at - time.time()))
+    deadline = job.start_at + job.duration
+
+    def take() -> int | None:
+        with lock:
+            return next(next_call, None)
+
+    def caller_thread(seat: int) -> None:
+        if job.think:
+            # Seats start spread over one call's length, as a busy line would.
+            stop.wait(random.uniform(0, job.think * (len(ANSWERS) + 1)))
+        transport = TimedTransport(HttpTransport(job.server_url, PUBLIC_BASE_URL))
+        while time.time() < deadline and not stop.is_set():
+            n = take()
+            if n is None:
+                return
+            caller = (
+                ThinkingCaller(ANSWERS, job.think, stop) if job.think else ScriptedCaller(ANSWERS)
+            )
+            started = time.time()
+            simulator = CallSimulator(
+                transport,
+                base_url=PUBLIC_BASE_URL,
+                auth_token=job.auth_token,
+                caller=caller,
+                from_number=phone(job.first_customer + n),
+                lookup=None,
+            )
+            transcript = simulator.run()
+            ended = time.time()
+            requests = transcript.requests()
+            failed = [r for r in requests if not 200 <= r["status"] < 300]
+            with lock:
+                result.first_start = min(result.first_start, started)
+                result.last_end = max(result.last_end, ended)
+                result.webhooks += len(requests)
+                result.requests.extend(transport.take())
+                if transcript.error or failed or len(requests) != WEBHOOKS_PER_CALL:
+                    why = transcript.error or (
+                        f"HTTP {failed[0]['status']} from {failed[0]['url']}"
+                        if failed
+                        else f"{len(requests)} requests instead of {WEBHOOKS_PER_CALL}"
+                    )
+                    result.errors.append(f"{transcript.call_sid}: {why}")
+                else:
+                    result.completed.append(transcript.call_sid)
+            if job.think:
+                stop.wait(random.uniform(0.5, 1.5) * job.think)
+
+    threads = [threading.Thread(target=caller_thread, args=(i,)) for i in range(job.threads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return result
+
+
+@dataclass
+class PhaseResult:
+    server: str
+    shape: str
+    callers: int
+    completed: int
+    errors: list[str]
+    calls_seconds: float
+    # Webhooks sent within the measured window, and its length.
+    webhooks: int
+    seconds: float
+    client_ms: list[float]
+    server_ms: list[float]
+
+    @property
+    def calls_per_second(self) -> float:
+        return self.completed / self.calls_seconds
+
+    @property
+    def webhooks_per_second(self) -> float:
+        return self.webhooks / self.seconds if self.seconds else 0.0
+
+
+def run_phase(
+    server: Server,
+    shape: str,
+    auth_token: str,
+    first_customer: int,
+    calls: int,
+    callers: int,
+    duration: float,
+    think: float,
+    processes: int,
+) -> tuple[PhaseResult, list[str]]:
+    """Place the calls from `processes` client processes (one Python process
+    cannot drive hundreds of callers without its own lock skewing the figures)."""
+    processes = max(1, min(processes, callers))
+    start_at = time.time() + 3  # time for the client processes to start
+    per_process_calls = -(-calls // processes)
+    jobs = [
+        ClientJob(
+            server.url,
+            auth_token,
+            first_customer + i * per_process_calls,
+            min(per_process_calls, calls - i * per_process_calls),
+            callers // processes + (1 if i < callers % processes else 0),
+            duration,
+            think,
+            start_at,
+        )
+        for i in range(processes)
+    ]
+    log_start = server.access_log_size()
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:
+        results = pool.map(run_clients, jobs)
+    time.sleep(0.5)  # the access log is written after the response
+    first = min(r.first_start for r in results)
+    last = max(r.last_end for r in results)
+    # Paced callers start spread over one call's length: measure the steady
+    # load after that, until new calls stop.
+    ramp = min(think * (len(ANSWERS) + 1), duration / 2)
+    window = (start_at + ramp, start_at + duration) if think else (first, last)
+    timings = [(sent, ms) for r in results for sent, ms in r.requests]
+    in_window = [ms for sent, ms in timings if window[0] <= sent <= window[1]]
+    phase = PhaseResult(
+        server=server.name,
+        shape=shape,
+        callers=callers,
+        completed=sum(len(r.completed) for r in results),
+        errors=[e for r in results for e in r.errors],
+        calls_seconds=max(last - first, 1e-9),
+        webhooks=len(in_window),
+        seconds=max(window[1] - window[0], 1e-9),
+        client_ms=in_window,
+        server_ms=server_latencies(server, log_start, window),
+    )
+    return phase, [sid for r in results for sid in r.completed]
+
+
+# --- the report --------------------------------------------------------------------
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    k = min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))
+    return ordered[k]
+
+
+def row(r: PhaseResult, ceiling: PhaseResult | None) -> dict[str, Any]:
+    share = (
+        r.calls_per_second / ceiling.calls_per_second
+        if ceiling and ceiling.calls_per_second
+        else None
+    )
+    return {
+        "server": r.server,
+        "shape": r.shape,
+        "callers": r.callers,
+        "calls": r.completed,
+        "errors": len(r.errors),
+        "seconds": round(r.calls_seconds, 1),
+        "calls_per_s": round(r.calls_per_second, 1),
+        "webhooks_per_s": round(r.webhooks_per_second, 1),
+        **{f"client_p{p}_ms": round(percentile(r.client_ms, p), 1) for p in (50, 95, 99)},
+        **{f"server_p{p}_ms": round(percentile(r.server_ms, p), 1) for p in (50, 95, 99)},
+        "share_of_ceiling": round(share, 2) if share is not None else None,
+    }
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    columns = [
+        ("server", "server"),
+        ("shape", "load"),
+        ("callers", "callers"),
+        ("calls", "calls"),
+        ("errors", "errors"),
+        ("calls_per_s", "calls/s"),
+        ("webhooks_per_s", "webhooks/s"),
+        ("client_p50_ms", "p50 ms"),
+        ("client_p95_ms", "p95 ms"),
+        ("client_p99_ms", "p99 ms"),
+        ("server_p50_ms", "srv p50"),
+        ("server_p95_ms", "srv p95"),
+        ("server_p99_ms", "srv p99"),
+        ("share_of_ceiling", "of ceiling"),
+    ]
+    cells = [[h for _, h in columns]] + [
+        [
+            "" if r[k] is None else f"{r[k]:.0%}" if k == "share_of_ceiling" else str(r[k])
+            for k, _ in columns
+        ]
+        for r in rows
+    ]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(columns))]
+    for i, line in enumerate(cells):
+        print(
+            "  ".join(
+                c.rjust(w) if j > 1 else c.ljust(w)
+                for j, (c, w) in enumerate(zip(line, widths, strict=True))
+            )
+        )
+        if i == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"),
+        help="a PostgreSQL server to create the benchmark's database on (default: %(default)s)",
+    )
+    parser.add_argument("--callers", type=int, default=200, help="max load: concurrent callers")
+    parser.add_argument("--calls", type=int, default=2000, help="max load: calls per server")
+    parser.add_argument(
+        "--duration", type=float, default=120, help="max load: at most this many seconds"
+    )
+    parser.add_argument("--seats", type=int, default=500, help="paced load: concurrent calls")
+    parser.add_argument(
+        "--rate", type=float, default=100, help="paced load: webhooks a second, all seats together"
+    )
+    parser.add_argument(
+        "--paced-duration", type=float, default=60, help="paced load: seconds of new calls"
+    )
+    parser.add_argument(
+        "--client-processes", type=int, default=4, help="processes placing the calls"
+    )
+    parser.add_argument("--warmup", type=int, default=40, help="calls placed before measuring")
+    parser.add_argument("--only", choices=["max", "paced"], help="run one load shape only")
+    parser.add_argument("--quick", action="store_true", help="a short smoke run")
+    parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    parser.add_argument("--keep-db", action="store_true", help="do not drop the database")
+    parser.add_argument("--logs", metavar="DIR", help="keep gunicorn's logs in DIR")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.calls, args.duration, args.paced_duration, args.warmup = 300, 30, 30, 20
+        args.seats = min(args.seats, 200)
+        args.rate = min(args.rate, 40)
+
+    think = args.seats * WEBHOOKS_PER_CALL / (args.rate * (len(ANSWERS) + 1))
+    shapes = [s for s in ("max", "paced") if args.only in (None, s)]
+    paced_calls = int(args.seats * (args.paced_duration / (think * (len(ANSWERS) + 1)) + 2))
+    needed = args.warmup + (args.calls if "max" in shapes else 0)
+    needed += paced_calls if "paced" in shapes else 0
+    auth_token = secrets.token_hex(16)
+    logs = Path(args.logs) if args.logs else Path(tempfile.mkdtemp(prefix="ivr-bench-"))
+    logs.mkdir(parents=True, exist_ok=True)
+    settings = gunicorn_settings()
+    print(
+        f"gunicorn: {settings['workers']} workers x {settings['threads']} threads "
+        f"({settings['worker_class']}), {os.cpu_count()} CPUs; client: "
+        f"{args.client_processes} processes"
+    )
+
+    rows: list[dict[str, Any]] = []
+    try:
+        with bench_database(args.postgres, args.keep_db) as database_url:
+            t = time.monotonic()
+            flask_command(database_url, "init-db")
+            flask_command(database_url, "seed-demo")
+            add_customers(database_url, needed)
+            print(f"database ready: {needed} synthetic customers ({time.monotonic() - t:.1f} s)")
+            env = {
+                "DATABASE_URL": database_url,
+                "TWILIO_AUTH_TOKEN": auth_token,
+                "SECRET_KEY": secrets.token_hex(16),
+                "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
+                "AGENT_NUMBER": "+15550109000",
+                "IVR_ENV": "production",
+            }
+            results: dict[tuple[str, str], PhaseResult] = {}
+            for name, app in (("line", "wsgi:app"), ("bare", "bench.bare_app:app")):
+                with gunicorn(name, app, env, logs) as server:
+                    customer = 0
+                    # Warm-up: every worker imports, connects and loads its prompts.
+                    run_phase(server, "warmup", auth_token, customer, args.warmup, 20, 60, 0, 1)
+                    customer += args.warmup
+                    for shape in shapes:
+                        calls, callers, duration, pause = (
+                            (args.calls, args.callers, args.duration, 0.0)
+                            if shape == "max"
+                            else (paced_calls, args.seats, args.paced_duration, think)
+                        )
+                        phase, sids = run_phase(
+                            server,
+                            shape,
+                            auth_token,
+                            customer,
+                            calls,
+                            callers,
+                            duration,
+                            pause,
+                            args.client_processes,
+                        )
+                        customer += calls
+                        if name == "line":
+                            verify_outcomes(database_url, sids, phase)
+                        results[(name, shape)] = phase
+                        print(
+                            f"  {name} {shape}: {phase.completed} calls, "
+                            f"{len(phase.errors)} errors, {phase.calls_seconds:.1f} s"
+                        )
+            for shape in shapes:
+                ceiling = results[("bare", shape)]
+                # Under paced load both servers get the same offered load: no share.
+                rows.append(row(results[("line", shape)], ceiling if shape == "max" else None))
+                rows.append(row(ceiling, None))
+    finally:
+        if not args.logs:
+            shutil.rmtree(logs, ignore_errors=True)
+
+    print()
+    print_table(rows)
+    if "paced" in shapes:
+        print(
+            f"\n(paced load: {args.seats} concurrent calls, callers think {think:.1f} s on "
+            f"average before each answer, for about {args.rate:g} webhooks/s)"
+        )
+    for (name, shape), phase in results.items():
+        for error in phase.errors[:5]:
+            print(f"error ({name} {shape}): {error}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"settings": settings, "rows": rows}, indent=2))
+    return 1 if any(r["errors"] for r in rows) else 0
+
+
+def verify_outcomes(database_url: str, call_sids: list[str], phase: PhaseResult) -> None:
+    """Every call the simulator finished must be on record as cancelled."""
+    found = outcomes(database_url, call_sids)
+    wrong = len(call_sids) - found.get("cancelled", 0)
+    if wrong:
+        phase.errors.append(f"{wrong} calls not on record as cancelled: {dict(found)}")
+        phase.completed -= wrong
+
+
+def gunicorn_settings() -> dict[str, Any]:
+    """What gunicorn.conf.py gives, read in a child so its side effects stay there."""
+    code = (
+        "import json, runpy; c = runpy.run_path('gunicorn.conf.py'); "
+        "c['on_exit'](None); "
+        "print(json.dumps({k: c[k] for k in ('workers', 'threads', 'worker_class', 'timeout')}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True, text=True
+    )
+    return json.loads(out.stdout)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

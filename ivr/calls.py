@@ -15,7 +15,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
+from sqlalchemy import event as sa_event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -136,10 +137,37 @@ def open_call(session: Session, hook: Webhook) -> Call:
     return call
 
 
+_EVENTS = "ivr.call_events"
+
+
 def event(
     session: Session, call: Call, type_: str, detail: Mapping[str, Any], step: str | None = None
 ) -> None:
-    session.add(CallEvent(call=call, type=type_, step=step or call.step, detail=dict(detail)))
+    """Add an event to the call's record. Events are written in one INSERT
+    just before the transaction commits (and dropped with it on rollback)."""
+    session.info.setdefault(_EVENTS, []).append(
+        {
+            "call": call,
+            "at": utcnow(),
+            "type": type_,
+            "step": step or call.step,
+            "detail": dict(detail),
+        }
+    )
+
+
+@sa_event.listens_for(Session, "before_commit")
+def _write_events(session: Session) -> None:
+    pending = session.info.pop(_EVENTS, None)
+    if pending:
+        session.flush()  # new calls get their ids
+        rows = [{**e, "call_id": e.pop("call").id} for e in pending]
+        session.execute(insert(CallEvent), rows)
+
+
+@sa_event.listens_for(Session, "after_rollback")
+def _drop_events(session: Session) -> None:
+    session.info.pop(_EVENTS, None)
 
 
 def answer(

@@ -43,6 +43,11 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "SECRET_KEY": env.get("SECRET_KEY") or None,
         "IVR_ENV": env.get("IVR_ENV") or "development",
         "SESSION_COOKIE_SECURE": _bool(env.get("SESSION_COOKIE_SECURE"), False),
+        # Connections per gunicorn worker process (docs/operations.md).
+        "DB_POOL_SIZE": int(env.get("DB_POOL_SIZE") or 5),
+        "DB_MAX_OVERFLOW": int(env.get("DB_MAX_OVERFLOW") or 5),
+        "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
+        "LOG_LEVEL": env.get("LOG_LEVEL") or "INFO",
         # Twilio's webhooks are a few hundred bytes; larger bodies get 413.
         "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH") or 256 * 1024),
     }

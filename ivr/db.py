@@ -26,7 +26,7 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, pool_size: int = 5, max_overflow: int = 5) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 8})
 
@@ -54,25 +54,25 @@ def make_engine(url: str) -> Engine:
         url = "postgresql+psycopg://" + url.removeprefix("postgres://")
     return create_engine(
         url,
-        pool_size=int(current_app.config.get("DB_POOL_SIZE", 5)) if _has_app() else 5,
-        max_overflow=int(current_app.config.get("DB_MAX_OVERFLOW", 5)) if _has_app() else 5,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
         pool_pre_ping=True,
         pool_timeout=5,
-        connect_args={"connect_timeout": 5},
+        # Nothing may outlast Twilio's 15 s: a stuck query or lock wait fails
+        # fast, and the caller hears the apology with a way forward.
+        connect_args={
+            "connect_timeout": 5,
+            "options": "-c statement_timeout=5000 -c lock_timeout=3000",
+        },
     )
 
 
-def _has_app() -> bool:
-    try:
-        current_app._get_current_object()
-    except RuntimeError:
-        return False
-    return True
-
-
 def init_app(app: Flask) -> None:
-    with app.app_context():
-        engine = make_engine(app.config["DATABASE_URL"])
+    engine = make_engine(
+        app.config["DATABASE_URL"],
+        int(app.config["DB_POOL_SIZE"]),
+        int(app.config["DB_MAX_OVERFLOW"]),
+    )
     app.extensions["ivr.engine"] = engine
     app.extensions["ivr.sessionmaker"] = sessionmaker(engine, expire_on_commit=False)
     app.teardown_appcontext(_close_session)

@@ -88,8 +88,6 @@ WEBHOOK_ERRORS = Counter(
 
 
 def init_app(app: Flask) -> None:
-    app.config.setdefault("METRICS_TOKEN", os.environ.get("METRICS_TOKEN") or None)
-    app.config.setdefault("LOG_LEVEL", os.environ.get("LOG_LEVEL") or "INFO")
     configure_logging(app.config["LOG_LEVEL"])
     app.before_request(_start_timer)
     app.after_request(_note_status)

@@ -3,79 +3,26 @@ signed requests, on the same database the tests use (SQLite or PostgreSQL)."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from conftest import AUTH_TOKEN
 from flask import Flask
+from servers import start_server, wait_healthy
 
 from ivr.simulator import CallSimulator, HttpTransport, ScriptedCaller, record_lookup
 
-ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def server(migrated: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": migrated,
-        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-        "SECRET_KEY": "test-secret-key",
-        "AGENT_NUMBER": "+15550109000",
-        "IVR_ENV": "test",
-    }
-    env.pop("PUBLIC_BASE_URL", None)
-    log = tmp_path_factory.mktemp("gunicorn") / "server.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                "2",
-                "--threads",
-                "2",
-                "wsgi:app",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
+    started = start_server(migrated, tmp_path_factory.mktemp("gunicorn") / "server.log")
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(url + "/voice/incoming", timeout=1)
-            except urllib.error.HTTPError:
-                break  # answering (405 for GET): up
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("gunicorn did not start:\n" + log.read_text()) from None
-                time.sleep(0.2)
-        yield url
+        wait_healthy(started)
+        yield started.url
     finally:
-        proc.terminate()
-        proc.wait(timeout=15)
+        started.stop()
 
 
 SCENARIOS = [

@@ -7,26 +7,20 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import os
-import socket
-import subprocess
-import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
-from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
 from conftest import AUTH_TOKEN, sign
 from flask import Flask
+from servers import Server, start_server, wait_healthy
 from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 
@@ -35,86 +29,30 @@ from ivr.demo import PIN_HASH_METHOD
 from ivr.models import Call, CallEvent, Customer, Subscription
 from ivr.simulator import CallSimulator, HttpReply, HttpTransport, ScriptedCaller, record_lookup
 
-ROOT = Path(__file__).resolve().parent.parent
 # What Twilio calls: the load balancer's URL, the same for every server behind it.
 PUBLIC_BASE_URL = "https://line.example.com"
 pytestmark = pytest.mark.slow
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Server:
-    url: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-
-def start_server(database_url: str, log: Path) -> Server:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GUNICORN_", "PROMETHEUS_"))}
-    env.update(
-        DATABASE_URL=database_url,
-        TWILIO_AUTH_TOKEN=AUTH_TOKEN,
-        SECRET_KEY="test-secret-key",
-        AGENT_NUMBER="+15550109000",
-        PUBLIC_BASE_URL=PUBLIC_BASE_URL,
-        IVR_ENV="production",
-        GUNICORN_WORKERS="2",
-        GUNICORN_THREADS="2",
-        GUNICORN_ACCESS_LOG="off",
-    )
-    port = free_port()
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-c",
-                "gunicorn.conf.py",
-                "wsgi:app",
-                "--bind",
-                f"127.0.0.1:{port}",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    return Server(f"http://127.0.0.1:{port}", process, log)
-
-
-def wait_healthy(server: Server, deadline: float) -> None:
-    while True:
-        try:
-            with urllib.request.urlopen(server.url + "/healthz", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        if server.process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError("gunicorn did not become healthy:\n" + server.log.read_text())
-        time.sleep(0.1)
-
-
 @pytest.fixture(scope="module")
 def servers(migrated: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Server]]:
     logs = tmp_path_factory.mktemp("scale-out")
-    started = [start_server(migrated, logs / f"server-{i}.log") for i in (1, 2)]
+    started = [
+        start_server(
+            migrated,
+            logs / f"server-{i}.log",
+            PUBLIC_BASE_URL=PUBLIC_BASE_URL,
+            IVR_ENV="production",
+        )
+        for i in (1, 2)
+    ]
     try:
-        deadline = time.monotonic() + 30
         for server in started:
-            wait_healthy(server, deadline)
+            wait_healthy(server)
         yield started
     finally:
         for server in started:
-            server.process.terminate()
-        for server in started:
-            server.process.wait(timeout=20)
+            server.stop()
 
 
 class RoundRobin:

@@ -6,6 +6,7 @@ import datetime as dt
 import re
 
 import pytest
+from console_helpers import PASSWORD, csrf, sign_in
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -13,8 +14,6 @@ from sqlalchemy import select
 from ivr import create_app, db
 from ivr.console.auth import create_user, lock_delay
 from ivr.models import AuditLog, User, utcnow
-
-PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
@@ -26,19 +25,6 @@ def users(app: Flask) -> dict[str, str]:
             create_user(s, f"{role}@example.com", role, PASSWORD)
         s.commit()
     return {role: f"{role}@example.com" for role in ("admin", "ops", "support")}
-
-
-def csrf(client: FlaskClient) -> str:
-    with client.session_transaction() as session:
-        if "csrf_token" not in session:
-            session["csrf_token"] = "token-for-tests"
-        return str(session["csrf_token"])
-
-
-def sign_in(client: FlaskClient, email: str, password: str = PASSWORD):  # type: ignore[no-untyped-def]
-    return client.post(
-        "/console/login", data={"email": email, "password": password, "csrf_token": csrf(client)}
-    )
 
 
 def audit_actions(app: Flask) -> list[tuple[str, str]]:

@@ -11,39 +11,23 @@ import uuid
 from typing import Any
 
 import pytest
+from console_helpers import csrf, signed_in
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from ivr import db
-from ivr.console.auth import create_user
 from ivr.console.queries import CallFilters, Cursor, calls_page, parse_search
 from ivr.models import AuditLog, Call, CallbackRequest, CallEvent, CallNote, Customer
 from ivr.simulator import simulate_call
 
-PASSWORD = "correct horse battery"
 T0 = dt.datetime(2026, 3, 10, 12, 0, tzinfo=dt.UTC)
-
-
-def csrf(client: FlaskClient) -> str:
-    with client.session_transaction() as session:
-        session.setdefault("csrf_token", "token-for-tests")
-        return str(session["csrf_token"])
 
 
 @pytest.fixture
 def support(app: Flask, client: FlaskClient) -> FlaskClient:
     """The client, signed in as a support user."""
-    with app.app_context():
-        s = db.session()
-        create_user(s, "support@example.com", "support", PASSWORD)
-        s.commit()
-    signed = client.post(
-        "/console/login",
-        data={"email": "support@example.com", "password": PASSWORD, "csrf_token": csrf(client)},
-    )
-    assert signed.status_code == 302
-    return client
+    return signed_in(app, client, "support")
 
 
 def make_call(**fields: Any) -> Call:

@@ -6,47 +6,22 @@ from __future__ import annotations
 import re
 import shutil
 import xml.etree.ElementTree as ET
-from html import unescape
 
 import pytest
+from console_helpers import PASSWORD, TOKEN, errors, page, signed_in
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
 from ivr import db
-from ivr.console.auth import create_user
 from ivr.models import AuditLog, Offer, PromptVersion
-
-PASSWORD = "correct horse battery"
-TOKEN = "token-for-tests"
 
 
 @pytest.fixture
 def ops(app: Flask, client: FlaskClient) -> FlaskClient:
-    """A client signed in as an operations user."""
-    with app.app_context():
-        s = db.session()
-        create_user(s, "ops@example.com", "ops", PASSWORD)
-        create_user(s, "support@example.com", "support", PASSWORD)
-        s.commit()
-    with client.session_transaction() as session:
-        session["csrf_token"] = TOKEN
-    r = client.post(
-        "/console/login",
-        data={"email": "ops@example.com", "password": PASSWORD, "csrf_token": TOKEN},
-    )
-    assert r.status_code == 302
-    return client
-
-
-def page(response) -> str:  # type: ignore[no-untyped-def]
-    return unescape(response.get_data(as_text=True))
-
-
-def errors(html: str) -> list[str]:
-    block = re.search(r'id="errors">(.*?)</div>', html, re.S)
-    return re.findall(r"<li>(.*?)</li>", block.group(1)) if block else []
+    """A client signed in as an operations user (a support user exists too)."""
+    return signed_in(app, client, "ops", "support")
 
 
 def incoming_call_says(app: Flask) -> str:

@@ -8,11 +8,11 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from html import unescape
 from pathlib import Path
 
 import pytest
 import yaml
+from console_helpers import PASSWORD, TOKEN, errors, page, signed_in
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import func, select
@@ -26,8 +26,6 @@ from ivr.simulator import simulate_call
 ADA = "+15550100001"
 AGENT = "vocabulary.intents.agent"
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "voice_prompts"
-PASSWORD = "correct horse battery"
-TOKEN = "token-for-tests"
 
 
 # The demo customers: what each says up to the question why they cancel
@@ -412,28 +410,7 @@ def test_prompts_set_points_vocabulary_to_words(app: Flask, runner: FlaskCliRunn
 
 @pytest.fixture
 def ops(app: Flask, client: FlaskClient) -> FlaskClient:
-    with app.app_context():
-        s = db.session()
-        create_user(s, "ops@example.com", "ops", PASSWORD)
-        create_user(s, "support@example.com", "support", PASSWORD)
-        s.commit()
-    with client.session_transaction() as session:
-        session["csrf_token"] = TOKEN
-    r = client.post(
-        "/console/login",
-        data={"email": "ops@example.com", "password": PASSWORD, "csrf_token": TOKEN},
-    )
-    assert r.status_code == 302
-    return client
-
-
-def page(response) -> str:  # type: ignore[no-untyped-def]
-    return unescape(response.get_data(as_text=True))
-
-
-def errors(html: str) -> list[str]:
-    block = re.search(r'id="errors">(.*?)</div>', html, re.S)
-    return re.findall(r"<li>(.*?)</li>", block.group(1)) if block else []
+    return signed_in(app, client, "ops", "support")
 
 
 EDIT = f"/console/words/{AGENT}/en-US"

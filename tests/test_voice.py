@@ -340,3 +340,15 @@ def test_stored_replies_are_dropped_when_the_call_ends(app: Flask, client: Flask
     phone.post("/voice/status", CallStatus="completed", CallDuration="9")
     with app.app_context():
         assert db.session().scalar(count) == 0
+
+
+def test_recorded_prompts_are_served_from_the_audio_folder(app: Flask, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "audio" / "en-US").mkdir(parents=True)
+    (tmp_path / "audio" / "en-US" / "greeting.mp3").write_bytes(b"ID3 fake mp3")
+    (tmp_path / "secret.yaml").write_text("not for callers")
+    app.config["VOICE_PROMPTS_DIR"] = str(tmp_path)
+    client = app.test_client()
+    with client.get("/voice/audio/en-US/greeting.mp3") as r:
+        assert r.status_code == 200 and r.data == b"ID3 fake mp3"
+    assert client.get("/voice/audio/../secret.yaml").status_code == 404
+    assert client.get("/voice/audio/en-US/missing.mp3").status_code == 404

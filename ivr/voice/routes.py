@@ -7,9 +7,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, g, request
+from flask import Blueprint, Response, abort, current_app, g, request, send_from_directory
 
 from .. import calls, db, prompts
 from ..flow.types import Answer
@@ -166,6 +167,15 @@ def fallback() -> Response:
         request.form.get("ErrorUrl"),
     )
     return xml(apology(_language(), current_app.config))
+
+
+@bp.get("/audio/<path:name>")
+def audio(name: str) -> Response:
+    """Recorded prompts (voice_prompts/audio/...). A prompt's `audio: audio/x.mp3`
+    is relative in the TwiML, so Twilio fetches it here. Public, like any
+    recording Twilio plays, and only from that folder."""
+    folder = Path(current_app.config["VOICE_PROMPTS_DIR"]) / "audio"
+    return send_from_directory(folder, name, max_age=300)
 
 
 def _confidence(value: str | None) -> float | None:

@@ -10,6 +10,7 @@ TwiML. The caller of `answer` commits.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -336,22 +337,25 @@ def whisper_lines(
 
 
 def finish_call(
-    session: Session, call_sid: str, status: str, duration: str | None, params: Mapping[str, str]
+    session: Session,
+    call_sid: str,
+    status: str,
+    duration: str | None,
+    from_number: str | None = None,
+    to_number: str | None = None,
 ) -> None:
     """The status callback: the record is finished; a caller who hung up
     mid-way is `abandoned` at the step they left."""
     call = lock_call(session, call_sid)
     if call is None:
-        call = open_call(
-            session, Webhook(call_sid, Answer("start"), params.get("From"), params.get("To"))
-        )
+        call = open_call(session, Webhook(call_sid, Answer("start"), from_number, to_number))
     event(session, call, "status", {"status": status, "duration": duration})
     if status not in FINAL_STATUSES or call.completed_at is not None:
         return
     now = utcnow()
     call.completed_at = now
     call.ended_at = now
-    if duration is not None and duration.isdigit():
+    if duration is not None and re.fullmatch(r"[0-9]{1,7}", duration):
         call.duration_seconds = int(duration)
     else:
         call.duration_seconds = int((now - call.started_at).total_seconds())

@@ -352,3 +352,34 @@ def test_recorded_prompts_are_served_from_the_audio_folder(app: Flask, tmp_path)
         assert r.status_code == 200 and r.data == b"ID3 fake mp3"
     assert client.get("/voice/audio/../secret.yaml").status_code == 404
     assert client.get("/voice/audio/en-US/missing.mp3").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"From": "+1555\x000100001"},
+        {"From": "+" + "9" * 60},
+        {"SpeechResult": "too\x00 expensive", "Confidence": "0.9"},
+        {"Digits": "1\x002"},
+    ],
+)
+def test_junk_that_the_database_cannot_store_is_cleaned_not_a_crash(
+    client: FlaskClient, extra: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    phone = Twilio(client)
+    root = twiml(phone.post("/voice/incoming"))
+    root = twiml(phone.post(action_of(root), Digits="1234"))
+    with caplog.at_level(logging.ERROR, logger="ivr.voice"):
+        twiml(phone.post(action_of(root), **extra))
+        twiml(phone.post("/voice/status", CallStatus="completed", CallDuration="9" * 30))
+    assert "failed" not in caplog.text
+
+
+@pytest.mark.parametrize("sid", ["CA\x001", "CA 1", "CA" + "1" * 70, "x<y"])
+def test_a_call_sid_twilio_would_never_send_is_a_400(client: FlaskClient, sid: str) -> None:
+    assert Twilio(client, call_sid=sid).post("/voice/incoming").status_code == 400
+
+
+def test_whisper_for_a_malformed_call_is_a_400(client: FlaskClient) -> None:
+    r = Twilio(client).post("/voice/whisper?call=CA%00x")
+    assert r.status_code == 400

@@ -5,6 +5,7 @@ answer is still TwiML the caller can follow (failure.apology)."""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -21,7 +22,9 @@ from .security import is_from_twilio
 bp = Blueprint("voice", __name__, url_prefix="/voice")
 log = logging.getLogger("ivr.voice")
 
-MAX_CALL_SID = 64
+# Twilio's ids: letters and digits (CA + 32 hex). Anything else is not Twilio's.
+TWILIO_SID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+MAX_NUMBER = 32  # From / To, as stored
 # Twilio's Digits are a few keys; SpeechResult a sentence or two. Anything
 # longer is not a caller's answer, and is cut before it is read or stored.
 MAX_DIGITS = 64
@@ -41,9 +44,11 @@ def webhook(view: Callable[..., Response]) -> Callable[..., Response]:
             log.warning("refused a request without a valid X-Twilio-Signature: %s", request.path)
             abort(403)
         call_sid = request.form.get("CallSid", "")
-        if not call_sid or len(call_sid) > MAX_CALL_SID:
+        if not TWILIO_SID.match(call_sid):
             return Response("CallSid is missing or malformed.\n", 400, mimetype="text/plain")
         g.call_sid = call_sid
+        # What the database may store: no NUL characters (PostgreSQL refuses them).
+        g.form = {k: v.replace("\x00", "") for k, v in request.form.items()}
         g.ivr_step = request.args.get("step") or request.endpoint.rsplit(".", 1)[-1]
         try:
             return view(*args, **kwargs)
@@ -64,16 +69,21 @@ def _language() -> str | None:
 
 def _turn() -> int | None:
     value = request.args.get("turn", "")
-    return int(value) if value.isdigit() and len(value) < 9 else None
+    return int(value) if re.fullmatch(r"[0-9]{1,8}", value) else None
+
+
+def _number(name: str) -> str | None:
+    value = g.form.get(name)
+    return value[:MAX_NUMBER] if value is not None else None
 
 
 def _answer_call(answer: Answer) -> Response:
-    form = request.form
+    form = g.form
     hook = calls.Webhook(
         call_sid=form["CallSid"],
         answer=answer,
-        from_number=form.get("From"),
-        to_number=form.get("To"),
+        from_number=_number("From"),
+        to_number=_number("To"),
         turn=_turn(),
         request_key=calls.request_key(request.full_path, form),
     )
@@ -98,7 +108,7 @@ def incoming() -> Response:
 @bp.post("/gather")
 @webhook
 def gather() -> Response:
-    form = request.form
+    form = g.form
     speech = form.get("SpeechResult")
     digits = form.get("Digits", "")
     if speech is not None:
@@ -121,14 +131,18 @@ def silence() -> Response:
 @bp.post("/dial")
 @webhook
 def dial() -> Response:
-    return _answer_call(Answer("dial", dial_status=request.form.get("DialCallStatus", "")[:20]))
+    return _answer_call(Answer("dial", dial_status=g.form.get("DialCallStatus", "")[:20]))
 
 
 @bp.post("/whisper")
 @webhook
 def whisper() -> Response:
     # The whisper request is the agent's leg; the caller's CallSid is in the URL.
-    call_sid = request.args.get("call") or request.form.get("ParentCallSid", "")
+    call_sid = request.args.get("call") or g.form.get("ParentCallSid", "")
+    if not TWILIO_SID.match(call_sid):
+        return Response(
+            "The caller's CallSid is missing or malformed.\n", 400, mimetype="text/plain"
+        )
     session = db.session()
     catalog = prompts.live_catalog(session)
     spoken = calls.whisper_lines(session, call_sid, catalog, current_app.config)
@@ -141,7 +155,7 @@ def whisper() -> Response:
 @bp.post("/status")
 @webhook
 def status() -> Response:
-    form = request.form
+    form = g.form
     session = db.session()
     db.begin_for_write(session)
     calls.finish_call(
@@ -149,7 +163,8 @@ def status() -> Response:
         form["CallSid"],
         form.get("CallStatus", "")[:20],
         form.get("CallDuration"),
-        form,
+        _number("From"),
+        _number("To"),
     )
     session.commit()
     return xml(str(twiml.VoiceResponse()))
@@ -162,9 +177,9 @@ def fallback() -> Response:
     g.ivr_error = "fallback"
     log.error(
         "Twilio used the fallback URL for call %s: error %s at %s",
-        request.form.get("CallSid"),
-        request.form.get("ErrorCode"),
-        request.form.get("ErrorUrl"),
+        g.call_sid,
+        g.form.get("ErrorCode"),
+        g.form.get("ErrorUrl"),
     )
     return xml(apology(_language(), current_app.config))
 

@@ -179,14 +179,19 @@ def answer(
     render: Renderer,
 ) -> str:
     call = open_call(session, hook)
-    replay = session.scalars(
-        select(WebhookReply).where(
-            WebhookReply.call_sid == hook.call_sid, WebhookReply.request_key == hook.request_key
-        )
-    ).first()
-    if replay is not None:
-        event(session, call, "repeated_request", {"answer": "the same as before"})
-        return replay.twiml
+    # An answer to the open question (its turn is the call's) is new by
+    # construction; only other requests can be repeats, so only they look.
+    answers_open_question = hook.turn is not None and hook.turn == call.turn
+    if call.turn > 0 and not answers_open_question:
+        replay = session.scalars(
+            select(WebhookReply).where(
+                WebhookReply.call_sid == hook.call_sid,
+                WebhookReply.request_key == hook.request_key,
+            )
+        ).first()
+        if replay is not None:
+            event(session, call, "repeated_request", {"answer": "the same as before"})
+            return replay.twiml
 
     world = DbWorld(session, catalog, config)
     state = state_of(call)

@@ -1303,7 +1303,9 @@ def preview(
     samples: Mapping[str, Mapping[str, str]],
 ) -> Preview:
     """The TwiML the line would answer with, through the real renderer."""
-    from .voice.twiml import VoiceResponse, speak
+    from twilio.twiml.voice_response import VoiceResponse
+
+    from .voice.twiml import speak
 
     draft = draft_catalog(catalog, key, language, text, _clean(reprompt), _clean(audio))
     params = samples_for(samples, language)

@@ -12,12 +12,12 @@ import pytest
 import yaml
 from flask import Flask
 from sqlalchemy import select
+from twilio.twiml.voice_response import VoiceResponse
 
 from ivr import create_app, db, prompt_admin, prompts, ssml
 from ivr.models import AuditLog, PromptVersion
 from ivr.prompt_admin import NotFound, Refused
 from ivr.simulator import simulate_call
-from ivr.voice.twiml import VoiceResponse
 
 ADA = "+15550100001"
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "voice_prompts"

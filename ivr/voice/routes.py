@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, g, request, send_from_directory
+from twilio.twiml.voice_response import VoiceResponse
 
 from .. import calls, db, prompts
 from ..flow.types import Answer
@@ -147,7 +148,7 @@ def whisper() -> Response:
     catalog = prompts.live_catalog(session)
     spoken = calls.whisper_lines(session, call_sid, catalog, current_app.config)
     session.commit()
-    response = twiml.VoiceResponse()
+    response = VoiceResponse()
     twiml.speak(response, spoken)
     return xml(str(response))
 
@@ -167,7 +168,7 @@ def status() -> Response:
         _number("To"),
     )
     session.commit()
-    return xml(str(twiml.VoiceResponse()))
+    return xml(str(VoiceResponse()))
 
 
 @bp.post("/fallback")

@@ -1,4 +1,4 @@
-"""Rendering a decision as TwiML, with twiml's own builder (VoiceResponse)."""
+"""Rendering a decision as TwiML, with twilio's own builder (VoiceResponse)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
-
-__all__ = ["VoiceResponse", "render", "speak", "url"]
 
 from ..flow.steps import STEPS
 from ..flow.types import Decision, Hangup, Listen, Transfer

@@ -102,6 +102,15 @@ def app(migrated: str, tmp_path: Path) -> Iterator[Flask]:
 
 
 @pytest.fixture
+def second_worker(app: Flask, migrated: str, tmp_path: Path) -> Iterator[Flask]:
+    """Another app instance on the same database, as a second gunicorn worker is."""
+    worker = create_app(_config(migrated, tmp_path))
+    yield worker
+    with worker.app_context():
+        db.engine().dispose()
+
+
+@pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
 

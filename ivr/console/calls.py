@@ -168,7 +168,8 @@ def call_detail(call_sid: str) -> str:
 @role_required("support")
 def add_note(call_sid: str) -> BaseResponse:
     s = db.session()
-    call = find_call(s, call_sid)
+    # Only the row: adding a note does not need the call's whole timeline.
+    call = s.scalars(select(Call).where(Call.call_sid == call_sid)).first()
     if call is None:
         abort(404)
     text = request.form.get("text", "").strip()

@@ -16,9 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, insert, select
-from sqlalchemy import event as sa_event
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from . import billing
@@ -39,6 +37,7 @@ from .models import (
     CallbackRequest,
     CallEvent,
     Offer,
+    PromptVersion,
     Subscription,
     WebhookReply,
     utcnow,
@@ -87,7 +86,7 @@ class Webhook:
     request_key: str = ""
 
 
-Renderer = Callable[[Decision, list[Spoken], int], str]
+Renderer = Callable[[Decision, list[Spoken], int, Catalog], str]
 
 
 def request_key(path: str, params: Mapping[str, str]) -> str:
@@ -98,57 +97,123 @@ def request_key(path: str, params: Mapping[str, str]) -> str:
     return h.hexdigest()
 
 
-def state_of(call: Call) -> CallState:
+# --- the call's row -----------------------------------------------------------------
+#
+# Every webhook reads one calls row and writes it back, so this path uses
+# SQLAlchemy Core rather than the ORM: one SELECT ... FOR UPDATE to read it
+# (with the prompts' version stamp in the same round trip), one UPDATE of
+# the columns that changed, one INSERT of the request's events.
+
+CALLS = Call.__table__
+EVENTS = CallEvent.__table__
+REPLIES = WebhookReply.__table__
+
+
+class CallRow:
+    """A calls row: its columns as attributes. Setting one records the change;
+    `save` writes the changes and the new events of the record."""
+
+    def __init__(self, values: Mapping[str, Any]):
+        self.__dict__["_values"] = dict(values)
+        self.__dict__["_changed"] = set()
+        self.__dict__["new_events"] = []
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.__dict__["_values"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        values = self.__dict__["_values"]
+        if name not in values:
+            raise AttributeError(f"calls has no column {name!r}")
+        if values[name] != value or type(values[name]) is not type(value):
+            values[name] = value
+            self.__dict__["_changed"].add(name)
+
+    def changes(self) -> dict[str, Any]:
+        return {name: self.__dict__["_values"][name] for name in sorted(self._changed)}
+
+
+def state_of(call: CallRow) -> CallState:
     values: dict[str, Any] = {name: getattr(call, name) for name in _COLUMNS}
     flow = call.flow or {}
     values.update({name: flow[name] for name in _FLOW_FIELDS if name in flow})
     return CallState(caller=call.from_number, **values)
 
 
-def store_state(call: Call, state: CallState) -> None:
+def store_state(call: CallRow, state: CallState) -> None:
     for name in _COLUMNS:
         setattr(call, name, getattr(state, name))
     call.flow = {name: getattr(state, name) for name in _FLOW_FIELDS}
 
 
-def lock_call(session: Session, call_sid: str) -> Call | None:
-    """The call's row, locked until commit (FOR UPDATE; SQLite locks the database)."""
-    return session.scalars(select(Call).where(Call.call_sid == call_sid).with_for_update()).first()
+def _prompts_stamp() -> Any:
+    """The newest published prompt version: tells a worker whether its catalog is current."""
+    return select(func.max(PromptVersion.id)).scalar_subquery().label("prompts_stamp")
 
 
-def open_call(session: Session, hook: Webhook) -> Call:
-    call = lock_call(session, hook.call_sid)
-    if call is not None:
-        return call
-    call = Call(
-        call_sid=hook.call_sid,
-        from_number=hook.from_number,
-        to_number=hook.to_number,
-        flow={},
+def lock_call(conn: Connection, call_sid: str) -> tuple[CallRow, Any] | None:
+    """The call's row, locked until commit (FOR UPDATE; SQLite locks the
+    database), and the prompts' stamp."""
+    row = (
+        conn.execute(
+            select(CALLS, _prompts_stamp())
+            .where(CALLS.c.call_sid == call_sid)
+            .with_for_update(of=CALLS)
+        )
+        .mappings()
+        .first()
     )
-    try:
-        with session.begin_nested():
-            session.add(call)
-    except IntegrityError:
+    if row is None:
+        return None
+    values = dict(row)
+    stamp = values.pop("prompts_stamp")
+    return CallRow(values), stamp
+
+
+def _insert_new(conn: Connection, table: Any) -> Any:
+    """INSERT that does nothing where the row exists (another worker made it)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    return dialect_insert(table)
+
+
+def open_call(conn: Connection, hook: Webhook) -> tuple[CallRow, Any]:
+    """The call's row, locked, and the prompts' stamp; the row is made at the first request."""
+    found = lock_call(conn, hook.call_sid)
+    if found is not None:
+        return found
+    row = (
+        conn.execute(
+            _insert_new(conn, CALLS)
+            .values(call_sid=hook.call_sid, from_number=hook.from_number, to_number=hook.to_number)
+            .on_conflict_do_nothing(index_elements=[CALLS.c.call_sid])
+            .returning(*CALLS.c, _prompts_stamp())
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
         # Another worker created it a moment ago: take theirs, locked.
-        found = lock_call(session, hook.call_sid)
+        found = lock_call(conn, hook.call_sid)
         assert found is not None
         return found
-    event(session, call, "call_started", {"from": hook.from_number, "to": hook.to_number})
-    return call
+    values = dict(row)
+    stamp = values.pop("prompts_stamp")
+    call = CallRow(values)
+    event(call, "call_started", {"from": hook.from_number, "to": hook.to_number})
+    return call, stamp
 
 
-_EVENTS = "ivr.call_events"
-
-
-def event(
-    session: Session, call: Call, type_: str, detail: Mapping[str, Any], step: str | None = None
-) -> None:
-    """Add an event to the call's record. Events are written in one INSERT
-    just before the transaction commits (and dropped with it on rollback)."""
-    session.info.setdefault(_EVENTS, []).append(
+def event(call: CallRow, type_: str, detail: Mapping[str, Any], step: str | None = None) -> None:
+    """Add an event to the call's record (written by `save`, in one INSERT)."""
+    call.new_events.append(
         {
-            "call": call,
+            "call_id": call.id,
             "at": utcnow(),
             "type": type_,
             "step": step or call.step,
@@ -157,76 +222,84 @@ def event(
     )
 
 
-@sa_event.listens_for(Session, "before_commit")
-def _write_events(session: Session) -> None:
-    pending = session.info.pop(_EVENTS, None)
-    if pending:
-        session.flush()  # new calls get their ids
-        rows = [{**e, "call_id": e.pop("call").id} for e in pending]
-        session.execute(insert(CallEvent), rows)
+def save(conn: Connection, call: CallRow) -> None:
+    """Write what changed in the call's row, and its new events."""
+    changes = call.changes()
+    if changes:
+        conn.execute(update(CALLS).where(CALLS.c.id == call.id).values(changes))
+        call._changed.clear()
+    if call.new_events:
+        conn.execute(insert(EVENTS), call.new_events)
+        call.new_events.clear()
 
 
-@sa_event.listens_for(Session, "after_rollback")
-def _drop_events(session: Session) -> None:
-    session.info.pop(_EVENTS, None)
+CatalogFor = Callable[[Session, Any], Catalog]
 
 
 def answer(
     session: Session,
     hook: Webhook,
-    catalog: Catalog,
+    catalog_for: CatalogFor,
     config: Mapping[str, Any],
     render: Renderer,
 ) -> str:
-    call = open_call(session, hook)
+    """The TwiML answer to one webhook of a call. `catalog_for(session, stamp)`
+    gives the prompts current at the stamp read with the call's row."""
+    conn = session.connection()
+    call, stamp = open_call(conn, hook)
     # An answer to the open question (its turn is the call's) is new by
     # construction; only other requests can be repeats, so only they look.
     answers_open_question = hook.turn is not None and hook.turn == call.turn
     if call.turn > 0 and not answers_open_question:
-        replay = session.scalars(
-            select(WebhookReply).where(
-                WebhookReply.call_sid == hook.call_sid,
-                WebhookReply.request_key == hook.request_key,
+        replay = conn.scalar(
+            select(REPLIES.c.twiml).where(
+                REPLIES.c.call_sid == hook.call_sid,
+                REPLIES.c.request_key == hook.request_key,
             )
-        ).first()
+        )
         if replay is not None:
-            event(session, call, "repeated_request", {"answer": "the same as before"})
-            return replay.twiml
+            event(call, "repeated_request", {"answer": "the same as before"})
+            save(conn, call)
+            return replay
 
+    catalog = catalog_for(session, stamp)
     world = DbWorld(session, catalog, config)
     state = state_of(call)
-    _record_input(session, call, hook.answer)
+    _record_input(call, hook.answer)
     if call.turn == 0 and hook.answer.kind != "start":
         # We hold no record of this call (it began before a database restore,
         # say): greet the caller afresh rather than guess where they were.
-        event(session, call, "unknown_call", {"answer": hook.answer.kind})
+        event(call, "unknown_call", {"answer": hook.answer.kind})
         decision = decide(state, Answer("start"), world)
     elif hook.turn is not None and hook.turn != call.turn and hook.answer.kind != "start":
         # An answer to a question that is no longer open (a stale or reordered
         # request): ask the current question again rather than act on it.
-        event(session, call, "stale_request", {"turn": hook.turn, "current_turn": call.turn})
+        event(call, "stale_request", {"turn": hook.turn, "current_turn": call.turn})
         decision = ask(state, world) if state.step in STEPS else decide(state, hook.answer, world)
     else:
         decision = decide(state, hook.answer, world)
 
     results = apply_effects(session, call, decision.effects)
     if decision.understood:
-        event(session, call, "understood", decision.understood)
+        event(call, "understood", decision.understood)
     if decision.state.step != state.step:
-        event(session, call, "step", {"from": state.step, "to": decision.state.step})
+        event(call, "step", {"from": state.step, "to": decision.state.step})
     store_state(call, decision.state)
     if call.offer_id is not None and call.offer_code is None:
-        offer = session.get(Offer, call.offer_id)
+        offer = world.offer(call.offer_id)
         call.offer_code = offer.code if offer else None
     if decision.state.outcome != state.outcome:
-        event(session, call, "outcome", {"outcome": decision.state.outcome})
+        event(call, "outcome", {"outcome": decision.state.outcome})
     call.turn += 1
 
     spoken = render_lines(catalog, decision, results)
     for line in spoken:
-        event(session, call, "prompt", _spoken_detail(line))
-    twiml = render(decision, spoken, call.turn)
-    session.add(WebhookReply(call_sid=hook.call_sid, request_key=hook.request_key, twiml=twiml))
+        event(call, "prompt", _spoken_detail(line))
+    twiml = render(decision, spoken, call.turn, catalog)
+    save(conn, call)
+    conn.execute(
+        insert(REPLIES).values(call_sid=hook.call_sid, request_key=hook.request_key, twiml=twiml)
+    )
     return twiml
 
 
@@ -255,7 +328,7 @@ def _spoken_detail(line: Spoken) -> dict[str, Any]:
     return detail
 
 
-def _record_input(session: Session, call: Call, a: Answer) -> None:
+def _record_input(call: CallRow, a: Answer) -> None:
     if a.kind == "digits":
         detail: dict[str, Any] = {"digits": _mask(call, a.digits)}
     elif a.kind == "speech":
@@ -266,15 +339,15 @@ def _record_input(session: Session, call: Call, a: Answer) -> None:
         detail = {"dial_status": a.dial_status}
     else:
         return
-    event(session, call, "input", detail)
+    event(call, "input", detail)
 
 
-def _mask(call: Call, heard: str) -> str:
+def _mask(call: CallRow, heard: str) -> str:
     """A PIN is never written down; everything else the caller said is."""
     return "****" if call.step == "verify" else heard
 
 
-def apply_effects(session: Session, call: Call, effects: tuple[Effect, ...]) -> dict[str, Any]:
+def apply_effects(session: Session, call: CallRow, effects: tuple[Effect, ...]) -> dict[str, Any]:
     results: dict[str, Any] = {}
     for effect in effects:
         if isinstance(effect, Cancel):
@@ -282,9 +355,7 @@ def apply_effects(session: Session, call: Call, effects: tuple[Effect, ...]) -> 
             assert sub is not None
             results.update(billing.cancel(sub, effect.reason_code, effect.reason_text))
             results["code"] = Digits(confirmation_code(session, call))
-            event(
-                session, call, "cancelled", {"subscription": sub.plan, "ends": str(sub.cancel_at)}
-            )
+            event(call, "cancelled", {"subscription": sub.plan, "ends": str(sub.cancel_at)})
         elif isinstance(effect, ApplyOffer):
             sub = session.get(Subscription, effect.subscription_id, with_for_update=True)
             offer = session.get(Offer, effect.offer_id)
@@ -295,7 +366,6 @@ def apply_effects(session: Session, call: Call, effects: tuple[Effect, ...]) -> 
                 _book_callback(session, call, "offer_help")
             results["code"] = Digits(confirmation_code(session, call))
             event(
-                session,
                 call,
                 "offer_applied",
                 {
@@ -309,18 +379,18 @@ def apply_effects(session: Session, call: Call, effects: tuple[Effect, ...]) -> 
     return results
 
 
-def _book_callback(session: Session, call: Call, reason: str) -> None:
-    session.add(CallbackRequest(call=call, phone=call.from_number, reason=reason))
-    event(session, call, "callback_requested", {"phone": call.from_number, "reason": reason})
+def _book_callback(session: Session, call: CallRow, reason: str) -> None:
+    session.add(CallbackRequest(call_id=call.id, phone=call.from_number, reason=reason))
+    event(call, "callback_requested", {"phone": call.from_number, "reason": reason})
 
 
-def confirmation_code(session: Session, call: Call) -> str:
+def confirmation_code(session: Session, call: CallRow) -> str:
     """Eight digits, unique among calls, read to the caller one by one."""
     if call.confirmation:
         return call.confirmation
     while True:
         code = f"{secrets.randbelow(10**8):08d}"
-        taken = session.scalar(select(Call.id).where(Call.confirmation == code))
+        taken = session.connection().scalar(select(CALLS.c.id).where(CALLS.c.confirmation == code))
         if taken is None:
             call.confirmation = code
             return code
@@ -330,14 +400,17 @@ def whisper_lines(
     session: Session, call_sid: str, catalog: Catalog, config: Mapping[str, Any]
 ) -> list[Spoken]:
     """What the agent hears before the caller is put through."""
-    call = session.scalars(select(Call).where(Call.call_sid == call_sid)).first()
-    if call is None:
+    conn = session.connection()
+    row = conn.execute(select(CALLS).where(CALLS.c.call_sid == call_sid)).mappings().first()
+    if row is None:
         return catalog.render("en-US", Say("whisper_unknown", {"phone": "unknown"}))
     language = config.get("AGENT_LANGUAGE") or "en-US"
     spoken: list[Spoken] = []
+    call = CallRow(row)
     for line in whisper(state_of(call), DbWorld(session, catalog, config)):
         spoken.extend(catalog.render(language, line))
-    event(session, call, "whisper", {"text": " ".join(s.text for s in spoken)}, step="agent")
+    event(call, "whisper", {"text": " ".join(s.text for s in spoken)}, step="agent")
+    save(conn, call)
     return spoken
 
 
@@ -351,11 +424,11 @@ def finish_call(
 ) -> None:
     """The status callback: the record is finished; a caller who hung up
     mid-way is `abandoned` at the step they left."""
-    call = lock_call(session, call_sid)
-    if call is None:
-        call = open_call(session, Webhook(call_sid, Answer("start"), from_number, to_number))
-    event(session, call, "status", {"status": status, "duration": duration})
+    conn = session.connection()
+    call, _ = open_call(conn, Webhook(call_sid, Answer("start"), from_number, to_number))
+    event(call, "status", {"status": status, "duration": duration})
     if status not in FINAL_STATUSES or call.completed_at is not None:
+        save(conn, call)
         return
     now = utcnow()
     call.completed_at = now
@@ -365,9 +438,10 @@ def finish_call(
     else:
         call.duration_seconds = int((now - call.started_at).total_seconds())
     # The call is over, so no request of it will be repeated: its stored replies go.
-    session.execute(delete(WebhookReply).where(WebhookReply.call_sid == call_sid))
+    conn.execute(delete(REPLIES).where(REPLIES.c.call_sid == call_sid))
     if call.outcome == "in_progress":
         call.outcome = "abandoned"
         call.outcome_step = call.step
-        event(session, call, "outcome", {"outcome": "abandoned", "at_step": call.step})
+        event(call, "outcome", {"outcome": "abandoned", "at_step": call.step})
     call.step = "done"
+    save(conn, call)

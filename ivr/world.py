@@ -24,11 +24,25 @@ def _hours(text: str) -> list[Span]:
     return parse_hours(text)
 
 
+_CUSTOMER = (Customer.id, Customer.name, Customer.account_number, Customer.language)
+_SUBSCRIPTION = (
+    Subscription.id,
+    Subscription.plan,
+    Subscription.price,
+    Subscription.cancel_at,
+    Subscription.current_period_end,
+)
+_OFFER = (Offer.id, Offer.code, Offer.reason_code, Offer.kind, Offer.terms, Offer.wording)
+
+
 class DbWorld:
+    """Reads with Core statements on the request's connection: a webhook
+    needs a few columns of a few rows, not ORM objects."""
+
     def __init__(
         self, session: Session, catalog: Catalog, config: Any, now: dt.datetime | None = None
     ):
-        self.session = session
+        self.conn = session.connection()
         self.catalog = catalog
         self.config = config
         self.now = now or utcnow()
@@ -39,49 +53,54 @@ class DbWorld:
         return self.catalog.vocabulary(language)
 
     def customer(self, customer_id: int) -> CustomerFacts | None:
-        c = self.session.get(Customer, customer_id)
-        return _customer(c) if c else None
+        return self._customer(Customer.id == customer_id)
 
     def customer_by_phone(self, phone: str) -> CustomerFacts | None:
-        c = self.session.scalars(
-            select(Customer).where(Customer.phone == phone).order_by(Customer.id).limit(1)
-        ).first()
-        return _customer(c) if c else None
+        return self._customer(Customer.phone == phone)
 
     def customer_by_account(self, account_number: str) -> CustomerFacts | None:
-        c = self.session.scalars(
-            select(Customer).where(Customer.account_number == account_number)
-        ).first()
-        return _customer(c) if c else None
+        return self._customer(Customer.account_number == account_number)
+
+    def _customer(self, where: Any) -> CustomerFacts | None:
+        row = self.conn.execute(select(*_CUSTOMER).where(where).order_by(Customer.id).limit(1))
+        found = row.first()
+        return CustomerFacts(*found) if found else None
 
     def pin_matches(self, customer_id: int, pin: str) -> bool:
-        c = self.session.get(Customer, customer_id)
-        return c is not None and check_password_hash(c.pin_hash, pin)
+        pin_hash = self.conn.scalar(select(Customer.pin_hash).where(Customer.id == customer_id))
+        return pin_hash is not None and check_password_hash(pin_hash, pin)
 
     def active_subscriptions(self, customer_id: int) -> Sequence[SubscriptionFacts]:
-        subs = self.session.scalars(
-            select(Subscription)
+        rows = self.conn.execute(
+            select(*_SUBSCRIPTION)
             .where(Subscription.customer_id == customer_id, Subscription.status == "active")
             .order_by(Subscription.id)
-        ).all()
-        return [_subscription(s) for s in subs]
+        )
+        return [_subscription(*row) for row in rows]
 
     def subscription(self, subscription_id: int) -> SubscriptionFacts | None:
-        s = self.session.get(Subscription, subscription_id)
-        return _subscription(s) if s else None
+        row = self.conn.execute(
+            select(*_SUBSCRIPTION).where(Subscription.id == subscription_id)
+        ).first()
+        return _subscription(*row) if row else None
 
     def offer_for(self, reason_code: str) -> OfferFacts | None:
-        o = self.session.scalars(
-            select(Offer)
-            .where(Offer.reason_code == reason_code, Offer.active.is_(True))
-            .order_by(Offer.id)
-            .limit(1)
-        ).first()
-        return _offer(o) if o else None
+        return self._offer(
+            (Offer.reason_code == reason_code) & Offer.active.is_(True), order=True
+        )
 
     def offer(self, offer_id: int) -> OfferFacts | None:
-        o = self.session.get(Offer, offer_id)
-        return _offer(o) if o else None
+        return self._offer(Offer.id == offer_id)
+
+    def _offer(self, where: Any, order: bool = False) -> OfferFacts | None:
+        query = select(*_OFFER).where(where)
+        if order:
+            query = query.order_by(Offer.id).limit(1)
+        row = self.conn.execute(query).first()
+        if row is None:
+            return None
+        id_, code, reason_code, kind, terms, wording = row
+        return OfferFacts(id_, code, reason_code, kind, dict(terms or {}), dict(wording or {}))
 
     def agents(self) -> Literal["open", "closed"]:
         if not self.config.get("AGENT_NUMBER"):
@@ -90,15 +109,7 @@ class DbWorld:
         return "open" if is_open(spans, self.now, self.config["AGENT_TIMEZONE"]) else "closed"
 
 
-def _customer(c: Customer) -> CustomerFacts:
-    return CustomerFacts(c.id, c.name, c.account_number, c.language)
-
-
-def _subscription(s: Subscription) -> SubscriptionFacts:
-    return SubscriptionFacts(s.id, s.plan, s.price, s.cancel_at or s.current_period_end)
-
-
-def _offer(o: Offer) -> OfferFacts:
-    return OfferFacts(
-        o.id, o.code, o.reason_code, o.kind, dict(o.terms or {}), dict(o.wording or {})
-    )
+def _subscription(
+    id_: int, plan: str, price: Any, cancel_at: dt.date | None, period_end: dt.date
+) -> SubscriptionFacts:
+    return SubscriptionFacts(id_, plan, price, cancel_at or period_end)

@@ -90,12 +90,11 @@ def _answer_call(answer: Answer) -> Response:
     )
     session = db.session()
     db.begin_for_write(session)
-    catalog = prompts.live_catalog(session)
 
-    def render(decision, spoken, turn):  # type: ignore[no-untyped-def]
+    def render(decision, spoken, turn, catalog):  # type: ignore[no-untyped-def]
         return twiml.render(decision, spoken, turn, catalog, hook.call_sid, current_app.config)
 
-    body = calls.answer(session, hook, catalog, current_app.config, render)
+    body = calls.answer(session, hook, prompts.live_catalog, current_app.config, render)
     session.commit()
     return xml(body)
 

@@ -9,6 +9,7 @@ TwiML. The caller of `answer` commits.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
@@ -16,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, Integer, bindparam, column, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from . import billing
@@ -110,8 +111,8 @@ REPLIES = WebhookReply.__table__
 
 
 class CallRow:
-    """A calls row: its columns as attributes. Setting one records the change;
-    `save` writes the changes and the new events of the record."""
+    """A calls row: its columns as attributes. Setting one records that the
+    row changed; `save` writes it back with the new events of the record."""
 
     def __init__(self, values: Mapping[str, Any]):
         self.__dict__["_values"] = dict(values)
@@ -131,9 +132,6 @@ class CallRow:
         if values[name] != value or type(values[name]) is not type(value):
             values[name] = value
             self.__dict__["_changed"].add(name)
-
-    def changes(self) -> dict[str, Any]:
-        return {name: self.__dict__["_values"][name] for name in sorted(self._changed)}
 
 
 def state_of(call: CallRow) -> CallState:
@@ -222,15 +220,87 @@ def event(call: CallRow, type_: str, detail: Mapping[str, Any], step: str | None
     )
 
 
-def save(conn: Connection, call: CallRow) -> None:
-    """Write what changed in the call's row, and its new events."""
-    changes = call.changes()
-    if changes:
-        conn.execute(update(CALLS).where(CALLS.c.id == call.id).values(changes))
-        call._changed.clear()
-    if call.new_events:
-        conn.execute(insert(EVENTS), call.new_events)
-        call.new_events.clear()
+# Columns a webhook may change. When one changes, all are written, so the
+# UPDATE has one shape (one cached statement, one prepared plan).
+_WRITTEN = tuple(c.name for c in CALLS.c if c.name not in ("id", "call_sid", "started_at"))
+
+
+def save(conn: Connection, call: CallRow, reply: Mapping[str, str] | None = None) -> None:
+    """Write the call's changed row, its new events and the request's reply.
+
+    On PostgreSQL they go in one statement, the INSERTs riding along as
+    data-modifying CTEs of the UPDATE, the events as one JSON array: one
+    round trip instead of three, in one shape whatever the number of events
+    (so SQLAlchemy compiles it once and PostgreSQL plans it once).
+    """
+    row = {name: call._values[name] for name in _WRITTEN} if call._changed else None
+    events, call.__dict__["new_events"] = call.new_events, []
+    call._changed.clear()
+    if conn.dialect.name == "postgresql":
+        statement = _write_in_one(row is not None, bool(events), reply is not None)
+        if statement is not None:
+            params: dict[str, Any] = {"call_id": call.id}
+            if row is not None:
+                params.update({f"new_{name}": value for name, value in row.items()})
+            if events:
+                params["events"] = [
+                    {**e, "n": n, "at": e["at"].isoformat()} for n, e in enumerate(events)
+                ]
+            if reply is not None:
+                params.update({f"reply_{name}": value for name, value in reply.items()})
+                params["reply_at"] = utcnow()
+            conn.execute(statement, params)
+        return
+    if row is not None:
+        conn.execute(update(CALLS).where(CALLS.c.id == call.id).values(row))
+    if events:
+        conn.execute(insert(EVENTS), events)
+    if reply is not None:
+        conn.execute(insert(REPLIES).values(dict(reply)))
+
+
+@functools.cache
+def _write_in_one(row: bool, events: bool, reply: bool) -> Any:
+    """save's statement for PostgreSQL: which of the three writes it makes."""
+    from sqlalchemy.dialects.postgresql import JSONB
+
+    statements: list[Any] = []
+    if row:
+        statements.append(
+            update(CALLS)
+            .where(CALLS.c.id == bindparam("call_id"))
+            .values({name: bindparam(f"new_{name}", type_=CALLS.c[name].type) for name in _WRITTEN})
+        )
+    if events:
+        fields = [EVENTS.c[name] for name in ("at", "type", "step", "detail")]
+        rows = (
+            func.jsonb_to_recordset(bindparam("events", type_=JSONB))
+            .table_valued(column("n", Integer), *(column(c.name, c.type) for c in fields))
+            .render_derived(with_types=True)
+        )
+        statements.append(
+            insert(EVENTS).from_select(
+                ["call_id", *(c.name for c in fields)],
+                # In the order they happened: ids are handed out in row order.
+                select(
+                    bindparam("call_id", type_=EVENTS.c.call_id.type),
+                    *(rows.c[c.name] for c in fields),
+                ).order_by(rows.c.n),
+            )
+        )
+    if reply:
+        statements.append(
+            insert(REPLIES).values(
+                {
+                    name: bindparam(f"reply_{name}", type_=REPLIES.c[name].type)
+                    for name in ("call_sid", "request_key", "twiml", "at")
+                }
+            )
+        )
+    if not statements:
+        return None
+    first, *rest = statements
+    return first.add_cte(*(s.cte(f"write_{i}") for i, s in enumerate(rest))) if rest else first
 
 
 CatalogFor = Callable[[Session, Any], Catalog]
@@ -296,10 +366,7 @@ def answer(
     for line in spoken:
         event(call, "prompt", _spoken_detail(line))
     twiml = render(decision, spoken, call.turn, catalog)
-    save(conn, call)
-    conn.execute(
-        insert(REPLIES).values(call_sid=hook.call_sid, request_key=hook.request_key, twiml=twiml)
-    )
+    save(conn, call, {"call_sid": hook.call_sid, "request_key": hook.request_key, "twiml": twiml})
     return twiml
 
 

@@ -46,6 +46,8 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         # Connections per gunicorn worker process (docs/operations.md).
         "DB_POOL_SIZE": int(env.get("DB_POOL_SIZE") or 5),
         "DB_MAX_OVERFLOW": int(env.get("DB_MAX_OVERFLOW") or 5),
+        # A pooled connection idle longer than this is checked before use.
+        "DB_PING_AFTER_IDLE": float(env.get("DB_PING_AFTER_IDLE") or 10),
         "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
         "LOG_LEVEL": env.get("LOG_LEVEL") or "INFO",
         # Twilio's webhooks are a few hundred bytes; larger bodies get 413.

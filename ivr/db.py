@@ -6,12 +6,19 @@ never commit; the edge that called them does.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 from flask import Flask, current_app, g
 from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+log = logging.getLogger("ivr.db")
+T = TypeVar("T")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -26,7 +33,9 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def make_engine(url: str, pool_size: int = 5, max_overflow: int = 5) -> Engine:
+def make_engine(
+    url: str, pool_size: int = 5, max_overflow: int = 5, ping_after_idle: float = 10.0
+) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 8})
 
@@ -52,11 +61,10 @@ def make_engine(url: str, pool_size: int = 5, max_overflow: int = 5) -> Engine:
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     elif url.startswith("postgres://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgres://")
-    return create_engine(
+    engine = create_engine(
         url,
         pool_size=pool_size,
         max_overflow=max_overflow,
-        pool_pre_ping=True,
         pool_timeout=5,
         # Nothing may outlast Twilio's 15 s: a stuck query or lock wait fails
         # fast, and the caller hears the apology with a way forward.
@@ -65,6 +73,31 @@ def make_engine(url: str, pool_size: int = 5, max_overflow: int = 5) -> Engine:
             "options": "-c statement_timeout=5000 -c lock_timeout=3000",
         },
     )
+    _ping_idle_connections(engine, ping_after_idle)
+    return engine
+
+
+def _ping_idle_connections(engine: Engine, after_seconds: float) -> None:
+    """Check a pooled connection with a round trip before use, only if it sat
+    idle longer than `after_seconds` (a database restart, a failover or a
+    firewall may have dropped it meanwhile). A busy line reuses connections
+    within milliseconds and pays no round trip; a connection dropped while
+    busy is caught by `transaction` below, which tries once more."""
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_connection, record):  # type: ignore[no-untyped-def]
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection, record, _proxy):  # type: ignore[no-untyped-def]
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since <= after_seconds:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            # The pool replaces the connection (up to three tries) and goes on.
+            raise DisconnectionError("a pooled connection was dropped while idle") from exc
 
 
 def init_app(app: Flask) -> None:
@@ -72,6 +105,7 @@ def init_app(app: Flask) -> None:
         app.config["DATABASE_URL"],
         int(app.config["DB_POOL_SIZE"]),
         int(app.config["DB_MAX_OVERFLOW"]),
+        float(app.config["DB_PING_AFTER_IDLE"]),
     )
     app.extensions["ivr.engine"] = engine
     app.extensions["ivr.sessionmaker"] = sessionmaker(engine, expire_on_commit=False)
@@ -97,6 +131,31 @@ def begin_for_write(s: Session) -> None:
     (SELECT ... FOR UPDATE) and ignores the option.
     """
     s.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+
+
+def transaction(work: Callable[[Session], T], write: bool = True) -> T:
+    """Run `work` in the request's session as one transaction, and commit.
+
+    If the database dropped the connection under it (a restart, a failover),
+    the work runs once more on a new connection. That is safe for the voice
+    webhooks: if the first try did commit, the second is recognised as a
+    repeated request and given the same answer (docs/decisions/0002). A
+    database that is down fails at once, for the caller's apology.
+    """
+    for attempt in (1, 2):
+        s = session()
+        try:
+            if write:
+                begin_for_write(s)
+            result = work(s)
+            s.commit()
+            return result
+        except DBAPIError as exc:
+            if attempt == 2 or not exc.connection_invalidated:
+                raise
+            log.warning("the database dropped a connection; trying once more on a new one")
+            discard_session()
+    raise AssertionError("unreachable")
 
 
 @contextmanager

@@ -85,9 +85,7 @@ class DbWorld:
         return _subscription(*row) if row else None
 
     def offer_for(self, reason_code: str) -> OfferFacts | None:
-        return self._offer(
-            (Offer.reason_code == reason_code) & Offer.active.is_(True), order=True
-        )
+        return self._offer((Offer.reason_code == reason_code) & Offer.active.is_(True), order=True)
 
     def offer(self, offer_id: int) -> OfferFacts | None:
         return self._offer(Offer.id == offer_id)

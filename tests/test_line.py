@@ -224,7 +224,12 @@ def test_every_prompt_and_input_is_on_the_record(app: Flask) -> None:
         call = db.session().scalars(select(Call).where(Call.call_sid == t.call_sid)).one()
         prompts = [e.detail["text"] for e in call.events if e.type == "prompt"]
         inputs = [e.detail for e in call.events if e.type == "input"]
+        times = [e.at for e in call.events]
+        started = call.started_at
     assert prompts == t.heard()
+    # In the order they happened, in UTC, within the call.
+    assert times == sorted(times) and started <= times[0]
+    assert times[-1] <= dt.datetime.now(dt.UTC)
     assert inputs == [{"digits": "****"}, {"digits": "1"}, {"digits": "2"}]
 
 

@@ -88,15 +88,17 @@ def _answer_call(answer: Answer) -> Response:
         turn=_turn(),
         request_key=calls.request_key(request.full_path, form),
     )
-    session = db.session()
-    db.begin_for_write(session)
 
     def render(decision, spoken, turn, catalog):  # type: ignore[no-untyped-def]
         return twiml.render(decision, spoken, turn, catalog, hook.call_sid, current_app.config)
 
-    body = calls.answer(session, hook, prompts.live_catalog, current_app.config, render)
-    session.commit()
-    return xml(body)
+    return xml(
+        db.transaction(
+            lambda session: calls.answer(
+                session, hook, prompts.live_catalog, current_app.config, render
+            )
+        )
+    )
 
 
 @bp.post("/incoming")
@@ -143,10 +145,12 @@ def whisper() -> Response:
         return Response(
             "The caller's CallSid is missing or malformed.\n", 400, mimetype="text/plain"
         )
-    session = db.session()
-    catalog = prompts.live_catalog(session)
-    spoken = calls.whisper_lines(session, call_sid, catalog, current_app.config)
-    session.commit()
+
+    def lines(session):  # type: ignore[no-untyped-def]
+        catalog = prompts.live_catalog(session)
+        return calls.whisper_lines(session, call_sid, catalog, current_app.config)
+
+    spoken = db.transaction(lines, write=False)
     response = VoiceResponse()
     twiml.speak(response, spoken)
     return xml(str(response))
@@ -156,17 +160,16 @@ def whisper() -> Response:
 @webhook
 def status() -> Response:
     form = g.form
-    session = db.session()
-    db.begin_for_write(session)
-    calls.finish_call(
-        session,
-        form["CallSid"],
-        form.get("CallStatus", "")[:20],
-        form.get("CallDuration"),
-        _number("From"),
-        _number("To"),
+    db.transaction(
+        lambda session: calls.finish_call(
+            session,
+            form["CallSid"],
+            form.get("CallStatus", "")[:20],
+            form.get("CallDuration"),
+            _number("From"),
+            _number("To"),
+        )
     )
-    session.commit()
     return xml(str(VoiceResponse()))
 
 

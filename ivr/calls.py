@@ -108,16 +108,18 @@ def request_key(path: str, params: Mapping[str, str]) -> str:
 CALLS = Call.__table__
 EVENTS = CallEvent.__table__
 REPLIES = WebhookReply.__table__
+SUBSCRIPTIONS = Subscription.__table__
+OFFERS = Offer.__table__
+CALLBACKS = CallbackRequest.__table__
 
 
-class CallRow:
-    """A calls row: its columns as attributes. Setting one records that the
-    row changed; `save` writes it back with the new events of the record."""
+class Row:
+    """A table's row, read with Core: its columns as attributes. Setting one
+    records that the row changed."""
 
     def __init__(self, values: Mapping[str, Any]):
         self.__dict__["_values"] = dict(values)
         self.__dict__["_changed"] = set()
-        self.__dict__["new_events"] = []
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -128,10 +130,22 @@ class CallRow:
     def __setattr__(self, name: str, value: Any) -> None:
         values = self.__dict__["_values"]
         if name not in values:
-            raise AttributeError(f"calls has no column {name!r}")
+            raise AttributeError(f"no column {name!r}")
         if values[name] != value or type(values[name]) is not type(value):
             values[name] = value
             self.__dict__["_changed"].add(name)
+
+    def changes(self) -> dict[str, Any]:
+        return {name: self._values[name] for name in sorted(self._changed)}
+
+
+class CallRow(Row):
+    """A calls row and the events this request adds to the call's record;
+    `save` writes both."""
+
+    def __init__(self, values: Mapping[str, Any]):
+        super().__init__(values)
+        self.__dict__["new_events"] = []
 
 
 def state_of(call: CallRow) -> CallState:
@@ -147,23 +161,51 @@ def store_state(call: CallRow, state: CallState) -> None:
     call.flow = {name: getattr(state, name) for name in _FLOW_FIELDS}
 
 
-def _prompts_stamp() -> Any:
-    """The newest published prompt version: tells a worker whether its catalog is current."""
-    return select(func.max(PromptVersion.id)).scalar_subquery().label("prompts_stamp")
+# The statements of every webhook are built once, with bound parameters: SQLAlchemy
+# then skips building them and computing their cache keys on each request.
+
+# The newest published prompt version: tells a worker whether its catalog is current.
+_PROMPTS_STAMP = select(func.max(PromptVersion.id)).scalar_subquery().label("prompts_stamp")
+_LOCK_CALL = (
+    select(CALLS, _PROMPTS_STAMP)
+    .where(CALLS.c.call_sid == bindparam("call_sid"))
+    .with_for_update(of=CALLS)
+)
+_READ_CALL = select(CALLS).where(CALLS.c.call_sid == bindparam("call_sid"))
+_REPLAY = select(REPLIES.c.twiml).where(
+    REPLIES.c.call_sid == bindparam("call_sid"), REPLIES.c.request_key == bindparam("request_key")
+)
+_CODE_TAKEN = select(CALLS.c.id).where(CALLS.c.confirmation == bindparam("code"))
+_LOCK_SUBSCRIPTION = (
+    select(SUBSCRIPTIONS).where(SUBSCRIPTIONS.c.id == bindparam("id")).with_for_update()
+)
+_READ_OFFER = select(OFFERS).where(OFFERS.c.id == bindparam("id"))
+
+
+@functools.cache
+def _new_call(dialect: str) -> Any:
+    """INSERT of a call's row that does nothing where the row exists (another
+    worker made it a moment ago)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    return (
+        dialect_insert(CALLS)
+        .values(
+            call_sid=bindparam("call_sid"),
+            from_number=bindparam("from_number", type_=CALLS.c.from_number.type),
+            to_number=bindparam("to_number", type_=CALLS.c.to_number.type),
+        )
+        .on_conflict_do_nothing(index_elements=[CALLS.c.call_sid])
+        .returning(*CALLS.c, _PROMPTS_STAMP)
+    )
 
 
 def lock_call(conn: Connection, call_sid: str) -> tuple[CallRow, Any] | None:
     """The call's row, locked until commit (FOR UPDATE; SQLite locks the
     database), and the prompts' stamp."""
-    row = (
-        conn.execute(
-            select(CALLS, _prompts_stamp())
-            .where(CALLS.c.call_sid == call_sid)
-            .with_for_update(of=CALLS)
-        )
-        .mappings()
-        .first()
-    )
+    row = conn.execute(_LOCK_CALL, {"call_sid": call_sid}).mappings().first()
     if row is None:
         return None
     values = dict(row)
@@ -171,30 +213,17 @@ def lock_call(conn: Connection, call_sid: str) -> tuple[CallRow, Any] | None:
     return CallRow(values), stamp
 
 
-def _insert_new(conn: Connection, table: Any) -> Any:
-    """INSERT that does nothing where the row exists (another worker made it)."""
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    return dialect_insert(table)
-
-
 def open_call(conn: Connection, hook: Webhook) -> tuple[CallRow, Any]:
     """The call's row, locked, and the prompts' stamp; the row is made at the first request."""
     found = lock_call(conn, hook.call_sid)
     if found is not None:
         return found
-    row = (
-        conn.execute(
-            _insert_new(conn, CALLS)
-            .values(call_sid=hook.call_sid, from_number=hook.from_number, to_number=hook.to_number)
-            .on_conflict_do_nothing(index_elements=[CALLS.c.call_sid])
-            .returning(*CALLS.c, _prompts_stamp())
-        )
-        .mappings()
-        .first()
-    )
+    params = {
+        "call_sid": hook.call_sid,
+        "from_number": hook.from_number,
+        "to_number": hook.to_number,
+    }
+    row = conn.execute(_new_call(conn.dialect.name), params).mappings().first()
     if row is None:
         # Another worker created it a moment ago: take theirs, locked.
         found = lock_call(conn, hook.call_sid)
@@ -321,12 +350,7 @@ def answer(
     # construction; only other requests can be repeats, so only they look.
     answers_open_question = hook.turn is not None and hook.turn == call.turn
     if call.turn > 0 and not answers_open_question:
-        replay = conn.scalar(
-            select(REPLIES.c.twiml).where(
-                REPLIES.c.call_sid == hook.call_sid,
-                REPLIES.c.request_key == hook.request_key,
-            )
-        )
+        replay = conn.scalar(_REPLAY, {"call_sid": hook.call_sid, "request_key": hook.request_key})
         if replay is not None:
             event(call, "repeated_request", {"answer": "the same as before"})
             save(conn, call)
@@ -415,22 +439,25 @@ def _mask(call: CallRow, heard: str) -> str:
 
 
 def apply_effects(session: Session, call: CallRow, effects: tuple[Effect, ...]) -> dict[str, Any]:
+    conn = session.connection()
     results: dict[str, Any] = {}
     for effect in effects:
         if isinstance(effect, Cancel):
-            sub = session.get(Subscription, effect.subscription_id, with_for_update=True)
-            assert sub is not None
+            sub = _lock_subscription(conn, effect.subscription_id)
             results.update(billing.cancel(sub, effect.reason_code, effect.reason_text))
+            _save_subscription(conn, sub)
             results["code"] = Digits(confirmation_code(session, call))
             event(call, "cancelled", {"subscription": sub.plan, "ends": str(sub.cancel_at)})
         elif isinstance(effect, ApplyOffer):
-            sub = session.get(Subscription, effect.subscription_id, with_for_update=True)
-            offer = session.get(Offer, effect.offer_id)
-            assert sub is not None and offer is not None
+            sub = _lock_subscription(conn, effect.subscription_id)
+            found = conn.execute(_READ_OFFER, {"id": effect.offer_id}).mappings().first()
+            assert found is not None
+            offer = Row(found)
             changed = billing.apply_offer(sub, offer)
+            _save_subscription(conn, sub)
             results.update(changed)
             if offer.kind == "help":
-                _book_callback(session, call, "offer_help")
+                _book_callback(conn, call, "offer_help")
             results["code"] = Digits(confirmation_code(session, call))
             event(
                 call,
@@ -442,12 +469,24 @@ def apply_effects(session: Session, call: CallRow, effects: tuple[Effect, ...]) 
                 },
             )
         elif isinstance(effect, RequestCallback):
-            _book_callback(session, call, effect.reason)
+            _book_callback(conn, call, effect.reason)
     return results
 
 
-def _book_callback(session: Session, call: CallRow, reason: str) -> None:
-    session.add(CallbackRequest(call_id=call.id, phone=call.from_number, reason=reason))
+def _lock_subscription(conn: Connection, subscription_id: int) -> Row:
+    found = conn.execute(_LOCK_SUBSCRIPTION, {"id": subscription_id}).mappings().first()
+    assert found is not None
+    return Row(found)
+
+
+def _save_subscription(conn: Connection, sub: Row) -> None:
+    changes = sub.changes()
+    if changes:
+        conn.execute(update(SUBSCRIPTIONS).where(SUBSCRIPTIONS.c.id == sub.id).values(changes))
+
+
+def _book_callback(conn: Connection, call: CallRow, reason: str) -> None:
+    conn.execute(insert(CALLBACKS).values(call_id=call.id, phone=call.from_number, reason=reason))
     event(call, "callback_requested", {"phone": call.from_number, "reason": reason})
 
 
@@ -457,7 +496,7 @@ def confirmation_code(session: Session, call: CallRow) -> str:
         return call.confirmation
     while True:
         code = f"{secrets.randbelow(10**8):08d}"
-        taken = session.connection().scalar(select(CALLS.c.id).where(CALLS.c.confirmation == code))
+        taken = session.connection().scalar(_CODE_TAKEN, {"code": code})
         if taken is None:
             call.confirmation = code
             return code
@@ -468,7 +507,7 @@ def whisper_lines(
 ) -> list[Spoken]:
     """What the agent hears before the caller is put through."""
     conn = session.connection()
-    row = conn.execute(select(CALLS).where(CALLS.c.call_sid == call_sid)).mappings().first()
+    row = conn.execute(_READ_CALL, {"call_sid": call_sid}).mappings().first()
     if row is None:
         return catalog.render("en-US", Say("whisper_unknown", {"phone": "unknown"}))
     language = config.get("AGENT_LANGUAGE") or "en-US"

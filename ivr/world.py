@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash
 
@@ -35,6 +35,32 @@ _SUBSCRIPTION = (
 _OFFER = (Offer.id, Offer.code, Offer.reason_code, Offer.kind, Offer.terms, Offer.wording)
 
 
+def _customer_where(column: Any) -> Any:
+    return select(*_CUSTOMER).where(column == bindparam("key")).order_by(Customer.id).limit(1)
+
+
+# Built once, with bound parameters (see ivr/calls.py).
+_CUSTOMER_BY = {
+    "id": _customer_where(Customer.id),
+    "phone": _customer_where(Customer.phone),
+    "account": _customer_where(Customer.account_number),
+}
+_PIN_HASH = select(Customer.pin_hash).where(Customer.id == bindparam("id"))
+_ACTIVE_SUBSCRIPTIONS = (
+    select(*_SUBSCRIPTION)
+    .where(Subscription.customer_id == bindparam("customer_id"), Subscription.status == "active")
+    .order_by(Subscription.id)
+)
+_SUBSCRIPTION_BY_ID = select(*_SUBSCRIPTION).where(Subscription.id == bindparam("id"))
+_OFFER_FOR_REASON = (
+    select(*_OFFER)
+    .where(Offer.reason_code == bindparam("reason_code"), Offer.active.is_(True))
+    .order_by(Offer.id)
+    .limit(1)
+)
+_OFFER_BY_ID = select(*_OFFER).where(Offer.id == bindparam("id"))
+
+
 class DbWorld:
     """Reads with Core statements on the request's connection: a webhook
     needs a few columns of a few rows, not ORM objects."""
@@ -53,58 +79,48 @@ class DbWorld:
         return self.catalog.vocabulary(language)
 
     def customer(self, customer_id: int) -> CustomerFacts | None:
-        return self._customer(Customer.id == customer_id)
+        return self._customer("id", customer_id)
 
     def customer_by_phone(self, phone: str) -> CustomerFacts | None:
-        return self._customer(Customer.phone == phone)
+        return self._customer("phone", phone)
 
     def customer_by_account(self, account_number: str) -> CustomerFacts | None:
-        return self._customer(Customer.account_number == account_number)
+        return self._customer("account", account_number)
 
-    def _customer(self, where: Any) -> CustomerFacts | None:
-        row = self.conn.execute(select(*_CUSTOMER).where(where).order_by(Customer.id).limit(1))
-        found = row.first()
+    def _customer(self, by: str, key: Any) -> CustomerFacts | None:
+        found = self.conn.execute(_CUSTOMER_BY[by], {"key": key}).first()
         return CustomerFacts(*found) if found else None
 
     def pin_matches(self, customer_id: int, pin: str) -> bool:
-        pin_hash = self.conn.scalar(select(Customer.pin_hash).where(Customer.id == customer_id))
+        pin_hash = self.conn.scalar(_PIN_HASH, {"id": customer_id})
         return pin_hash is not None and check_password_hash(pin_hash, pin)
 
     def active_subscriptions(self, customer_id: int) -> Sequence[SubscriptionFacts]:
-        rows = self.conn.execute(
-            select(*_SUBSCRIPTION)
-            .where(Subscription.customer_id == customer_id, Subscription.status == "active")
-            .order_by(Subscription.id)
-        )
+        rows = self.conn.execute(_ACTIVE_SUBSCRIPTIONS, {"customer_id": customer_id})
         return [_subscription(*row) for row in rows]
 
     def subscription(self, subscription_id: int) -> SubscriptionFacts | None:
-        row = self.conn.execute(
-            select(*_SUBSCRIPTION).where(Subscription.id == subscription_id)
-        ).first()
+        row = self.conn.execute(_SUBSCRIPTION_BY_ID, {"id": subscription_id}).first()
         return _subscription(*row) if row else None
 
     def offer_for(self, reason_code: str) -> OfferFacts | None:
-        return self._offer((Offer.reason_code == reason_code) & Offer.active.is_(True), order=True)
+        return _offer(self.conn.execute(_OFFER_FOR_REASON, {"reason_code": reason_code}).first())
 
     def offer(self, offer_id: int) -> OfferFacts | None:
-        return self._offer(Offer.id == offer_id)
-
-    def _offer(self, where: Any, order: bool = False) -> OfferFacts | None:
-        query = select(*_OFFER).where(where)
-        if order:
-            query = query.order_by(Offer.id).limit(1)
-        row = self.conn.execute(query).first()
-        if row is None:
-            return None
-        id_, code, reason_code, kind, terms, wording = row
-        return OfferFacts(id_, code, reason_code, kind, dict(terms or {}), dict(wording or {}))
+        return _offer(self.conn.execute(_OFFER_BY_ID, {"id": offer_id}).first())
 
     def agents(self) -> Literal["open", "closed"]:
         if not self.config.get("AGENT_NUMBER"):
             return "closed"
         spans = _hours(self.config.get("AGENT_HOURS") or "")
         return "open" if is_open(spans, self.now, self.config["AGENT_TIMEZONE"]) else "closed"
+
+
+def _offer(row: Any) -> OfferFacts | None:
+    if row is None:
+        return None
+    id_, code, reason_code, kind, terms, wording = row
+    return OfferFacts(id_, code, reason_code, kind, dict(terms or {}), dict(wording or {}))
 
 
 def _subscription(

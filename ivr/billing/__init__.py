@@ -2,7 +2,8 @@
 
 The embedded store is our own database (subscriptions table). Each function
 is idempotent: applying the same change twice leaves the subscription as
-the first time left it.
+the first time left it. They change a subscription's attributes; the call
+service passes its rows (ivr.calls.Row) and writes back what changed.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from ..models import Offer, Subscription, utcnow
+from ..models import utcnow
 
 
 def add_months(day: dt.date, months: int) -> dt.date:
@@ -21,7 +22,7 @@ def add_months(day: dt.date, months: int) -> dt.date:
     return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
-def cancel(sub: Subscription, reason_code: str | None, reason_text: str | None) -> dict[str, Any]:
+def cancel(sub: Any, reason_code: str | None, reason_text: str | None) -> dict[str, Any]:
     """End the subscription at the end of its paid period; no further charges."""
     if sub.status != "cancelled":
         sub.status = "cancelled"
@@ -32,7 +33,7 @@ def cancel(sub: Subscription, reason_code: str | None, reason_text: str | None) 
     return {"end_date": sub.cancel_at, "plan": sub.plan}
 
 
-def apply_offer(sub: Subscription, offer: Offer) -> dict[str, Any]:
+def apply_offer(sub: Any, offer: Any) -> dict[str, Any]:
     """Apply the accepted offer; returns what changed, for the caller to hear."""
     terms = offer.terms or {}
     months = int(terms.get("months", 1))

@@ -25,13 +25,16 @@ bind = os.environ.get("GUNICORN_BIND") or (
     f"0.0.0.0:{os.environ['PORT']}" if os.environ.get("PORT") else "127.0.0.1:8000"
 )
 
-# A webhook is a few milliseconds of Python and two or three database round
-# trips. Processes use the cores; a few threads each keep a core busy while
-# another request waits on PostgreSQL. Each worker has its own connection
-# pool (DB_POOL_SIZE, default 5), which must be at least `threads`.
+# A webhook is about 2.5 ms of Python and five database round trips (a
+# quarter of its time or more is spent waiting on PostgreSQL). One process
+# per core, plus one, uses the cores; three threads each keep a core busy
+# while another request waits on the database, near or across a network.
+# More processes only add context switches and cache misses: on 2 cores,
+# 5 x 4 answered about 70 calls a second, 3 x 3 about 100 (docs/performance.md). Each worker
+# has its own connection pool (DB_POOL_SIZE, default 5), at least `threads`.
 worker_class = "gthread"
-workers = _int("GUNICORN_WORKERS", 2 * _cpus + 1)
-threads = _int("GUNICORN_THREADS", 4)
+workers = _int("GUNICORN_WORKERS", _cpus + 1)
+threads = _int("GUNICORN_THREADS", 3)
 
 # Twilio gives up on a webhook after 15 s and then plays the Fallback URL.
 # A worker silent for 10 s is restarted well before that; on shutdown,

@@ -45,9 +45,10 @@ import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -307,6 +308,8 @@ class ClientResult:
     webhooks: int = 0
     first_start: float = float("inf")
     last_end: float = 0.0
+    # CPU seconds this client process spent placing the calls
+    cpu: float = 0.0
 
 
 def run_clients(job: ClientJob) -> ClientResult:
@@ -317,6 +320,7 @@ def run_clients(job: ClientJob) -> ClientResult:
     stop = threading.Event()
     time.sleep(max(0.0, job.start_at - time.time()))
     deadline = job.start_at + job.duration
+    cpu_at_start = time.process_time()
 
     def take() -> int | None:
         with lock:
@@ -369,7 +373,49 @@ def run_clients(job: ClientJob) -> ClientResult:
         t.start()
     for t in threads:
         t.join()
+    result.cpu = time.process_time() - cpu_at_start
     return result
+
+
+# --- where the CPU goes ----------------------------------------------------------------
+
+
+def process_cpu(pids: list[int]) -> float:
+    """CPU seconds (user + system, all threads) the processes have used; 0 off Linux."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def server_pids(server: Server) -> list[int]:
+    """gunicorn's master and its workers."""
+    pid = server.process.pid
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    return [pid, *map(int, children)]
+
+
+def database_pids(database: str) -> list[int]:
+    """The PostgreSQL backends serving the benchmark's database (on this machine)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if cmdline.startswith("postgres: ") and f" {database} " in cmdline:
+            pids.append(int(entry.name))
+    return pids
 
 
 @dataclass
@@ -385,6 +431,14 @@ class PhaseResult:
     seconds: float
     client_ms: list[float]
     server_ms: list[float]
+    # CPU seconds of the phase: gunicorn, PostgreSQL's backends, the load generator
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
+    all_webhooks: int = 0
+
+    def cpu_ms_per_webhook(self, part: str) -> float | None:
+        if not self.all_webhooks or part not in self.cpu_seconds:
+            return None
+        return round(self.cpu_seconds[part] * 1000 / self.all_webhooks, 2)
 
     @property
     def calls_per_second(self) -> float:
@@ -405,6 +459,7 @@ def run_phase(
     duration: float,
     think: float,
     processes: int,
+    database: str = "",
 ) -> tuple[PhaseResult, list[str]]:
     """Place the calls from `processes` client processes (one Python process
     cannot drive hundreds of callers without its own lock skewing the figures)."""
@@ -426,7 +481,12 @@ def run_phase(
     ]
     log_start = server.access_log_size()
     with multiprocessing.get_context("spawn").Pool(processes) as pool:
+        # The backends are the pool's, opened at the warm-up and kept.
+        watched = {"server": server_pids(server), "postgres": database_pids(database)}
+        cpu_before = {name: process_cpu(pids) for name, pids in watched.items()}
         results = pool.map(run_clients, jobs)
+        cpu = {name: process_cpu(pids) - cpu_before[name] for name, pids in watched.items()}
+    cpu["client"] = sum(r.cpu for r in results)
     time.sleep(0.5)  # the access log is written after the response
     first = min(r.first_start for r in results)
     last = max(r.last_end for r in results)
@@ -447,6 +507,8 @@ def run_phase(
         seconds=max(window[1] - window[0], 1e-9),
         client_ms=in_window,
         server_ms=server_latencies(server, log_start, window),
+        cpu_seconds=cpu,
+        all_webhooks=sum(r.webhooks for r in results),
     )
     return phase, [sid for r in results for sid in r.completed]
 
@@ -462,7 +524,7 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[k]
 
 
-def row(r: PhaseResult, ceiling: PhaseResult | None) -> dict[str, Any]:
+def row(r: PhaseResult, ceiling: PhaseResult | None, round_: int = 1) -> dict[str, Any]:
     share = (
         r.calls_per_second / ceiling.calls_per_second
         if ceiling and ceiling.calls_per_second
@@ -471,6 +533,7 @@ def row(r: PhaseResult, ceiling: PhaseResult | None) -> dict[str, Any]:
     return {
         "server": r.server,
         "shape": r.shape,
+        "round": round_,
         "callers": r.callers,
         "calls": r.completed,
         "errors": len(r.errors),
@@ -480,13 +543,19 @@ def row(r: PhaseResult, ceiling: PhaseResult | None) -> dict[str, Any]:
         **{f"client_p{p}_ms": round(percentile(r.client_ms, p), 1) for p in (50, 95, 99)},
         **{f"server_p{p}_ms": round(percentile(r.server_ms, p), 1) for p in (50, 95, 99)},
         "share_of_ceiling": round(share, 2) if share is not None else None,
+        **{f"cpu_ms_{part}": r.cpu_ms_per_webhook(part) for part in CPU_PARTS},
     }
+
+
+# CPU per webhook, by whom: the app server, the database, the load generator.
+CPU_PARTS = ("server", "postgres", "client")
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
     columns = [
         ("server", "server"),
         ("shape", "load"),
+        ("round", "round"),
         ("callers", "callers"),
         ("calls", "calls"),
         ("errors", "errors"),
@@ -499,6 +568,9 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         ("server_p95_ms", "srv p95"),
         ("server_p99_ms", "srv p99"),
         ("share_of_ceiling", "of ceiling"),
+        ("cpu_ms_server", "cpu app"),
+        ("cpu_ms_postgres", "cpu pg"),
+        ("cpu_ms_client", "cpu client"),
     ]
     cells = [[h for _, h in columns]] + [
         [
@@ -542,6 +614,12 @@ def main(argv: list[str] | None = None) -> int:
         "--client-processes", type=int, default=4, help="processes placing the calls"
     )
     parser.add_argument("--warmup", type=int, default=40, help="calls placed before measuring")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="max load: rounds, line and bare in turn; the share of the ceiling is their median",
+    )
     parser.add_argument("--only", choices=["max", "paced"], help="run one load shape only")
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
@@ -550,13 +628,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.quick:
         args.calls, args.duration, args.paced_duration, args.warmup = 300, 30, 30, 20
+        args.rounds = 1
         args.seats = min(args.seats, 200)
         args.rate = min(args.rate, 40)
 
     think = args.seats * WEBHOOKS_PER_CALL / (args.rate * (len(ANSWERS) + 1))
     shapes = [s for s in ("max", "paced") if args.only in (None, s)]
     paced_calls = int(args.seats * (args.paced_duration / (think * (len(ANSWERS) + 1)) + 2))
-    needed = args.warmup + (args.calls if "max" in shapes else 0)
+    needed = args.warmup + (args.calls * args.rounds if "max" in shapes else 0)
     needed += paced_calls if "paced" in shapes else 0
     auth_token = secrets.token_hex(16)
     logs = Path(args.logs) if args.logs else Path(tempfile.mkdtemp(prefix="ivr-bench-"))
@@ -584,59 +663,85 @@ def main(argv: list[str] | None = None) -> int:
                 "AGENT_NUMBER": "+15550109000",
                 "IVR_ENV": "production",
             }
-            results: dict[tuple[str, str], PhaseResult] = {}
-            for name, app in (("line", "wsgi:app"), ("bare", "bench.bare_app:app")):
-                with gunicorn(name, app, env, logs) as server:
-                    customer = 0
-                    # Warm-up: every worker imports, connects and loads its prompts.
-                    run_phase(server, "warmup", auth_token, customer, args.warmup, 20, 60, 0, 1)
-                    customer += args.warmup
-                    for shape in shapes:
-                        calls, callers, duration, pause = (
-                            (args.calls, args.callers, args.duration, 0.0)
-                            if shape == "max"
-                            else (paced_calls, args.seats, args.paced_duration, think)
-                        )
-                        phase, sids = run_phase(
-                            server,
-                            shape,
-                            auth_token,
-                            customer,
-                            calls,
-                            callers,
-                            duration,
-                            pause,
-                            args.client_processes,
-                        )
+            from sqlalchemy import make_url
+
+            database = make_url(database_url).database or ""
+            results: dict[tuple[str, str], list[PhaseResult]] = {}
+            with ExitStack() as running:
+                # Both servers run throughout; each is measured in turn, so a
+                # machine that slows down or speeds up affects both alike.
+                servers = {
+                    name: running.enter_context(gunicorn(name, app, env, logs))
+                    for name, app in (("line", "wsgi:app"), ("bare", "bench.bare_app:app"))
+                }
+                # Warm-up: every worker imports, connects and loads its prompts.
+                for server in servers.values():
+                    run_phase(server, "warmup", auth_token, 0, args.warmup, 20, 60, 0, 1)
+                customer = args.warmup
+                for shape in shapes:
+                    calls, callers, duration, pause = (
+                        (args.calls, args.callers, args.duration, 0.0)
+                        if shape == "max"
+                        else (paced_calls, args.seats, args.paced_duration, think)
+                    )
+                    for round_ in range(1, (args.rounds if shape == "max" else 1) + 1):
+                        for name, server in servers.items():
+                            phase, sids = run_phase(
+                                server,
+                                shape,
+                                auth_token,
+                                customer,
+                                calls,
+                                callers,
+                                duration,
+                                pause,
+                                args.client_processes,
+                                database,
+                            )
+                            if name == "line":
+                                verify_outcomes(database_url, sids, phase)
+                            results.setdefault((name, shape), []).append(phase)
+                            print(
+                                f"  {name} {shape} {round_}: {phase.completed} calls, "
+                                f"{len(phase.errors)} errors, {phase.calls_seconds:.1f} s"
+                            )
                         customer += calls
-                        if name == "line":
-                            verify_outcomes(database_url, sids, phase)
-                        results[(name, shape)] = phase
-                        print(
-                            f"  {name} {shape}: {phase.completed} calls, "
-                            f"{len(phase.errors)} errors, {phase.calls_seconds:.1f} s"
-                        )
             for shape in shapes:
-                ceiling = results[("bare", shape)]
-                # Under paced load both servers get the same offered load: no share.
-                rows.append(row(results[("line", shape)], ceiling if shape == "max" else None))
-                rows.append(row(ceiling, None))
+                for i, (line, bare) in enumerate(
+                    zip(results[("line", shape)], results[("bare", shape)], strict=True)
+                ):
+                    # Under paced load both servers get the same offered load: no share.
+                    rows.append(row(line, bare if shape == "max" else None, i + 1))
+                    rows.append(row(bare, None, i + 1))
     finally:
         if not args.logs:
             shutil.rmtree(logs, ignore_errors=True)
 
     print()
     print_table(rows)
+    shares = sorted(r["share_of_ceiling"] for r in rows if r["share_of_ceiling"] is not None)
+    if shares:
+        print(
+            f"\nmax load, the line's share of the bare ceiling: median {median(shares):.0%} "
+            f"of {len(shares)} round(s) ({', '.join(f'{x:.0%}' for x in shares)})"
+        )
+    print(
+        "cpu columns: ms of CPU per webhook, by the app server (gunicorn), PostgreSQL's "
+        "backends and the load generator"
+    )
     if "paced" in shapes:
         print(
             f"\n(paced load: {args.seats} concurrent calls, callers think {think:.1f} s on "
             f"average before each answer, for about {args.rate:g} webhooks/s)"
         )
-    for (name, shape), phase in results.items():
-        for error in phase.errors[:5]:
-            print(f"error ({name} {shape}): {error}")
+    for (name, shape), phases in results.items():
+        for phase in phases:
+            for error in phase.errors[:5]:
+                print(f"error ({name} {shape}): {error}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"settings": settings, "rows": rows}, indent=2))
+        Path(args.json).write_text(
+            json.dumps({"settings": settings, "rows": rows, "shares": shares}, indent=2)
+        )
     return 1 if any(r["errors"] for r in rows) else 0
 
 

@@ -145,13 +145,19 @@ def measure(database_url: str, args: argparse.Namespace) -> None:
             raise SystemExit(f"not every call was cancelled: {dict(ended)}")
     kind = "SQLite" if database_url.startswith("sqlite") else "PostgreSQL"
     print(f"{args.calls} keypad cancellations on {kind}, {n} webhooks, serially in one process")
-    print(f"  app, per webhook:      {counted.cpu / n * 1000:6.2f} ms CPU, "
-          f"{counted.wall / n * 1000:6.2f} ms wall (CPU + waiting on the database)")
-    print(f"  simulator, per webhook: {(cpu - counted.cpu) / n * 1000:5.2f} ms CPU "
-          "(signing, parsing TwiML; not the app's)")
+    print(
+        f"  app, per webhook:      {counted.cpu / n * 1000:6.2f} ms CPU, "
+        f"{counted.wall / n * 1000:6.2f} ms wall (CPU + waiting on the database)"
+    )
+    print(
+        f"  simulator, per webhook: {(cpu - counted.cpu) / n * 1000:5.2f} ms CPU "
+        "(signing, parsing TwiML; not the app's)"
+    )
     print(f"  webhooks a second, one thread: {n / counted.wall:6.0f}")
-    print(f"  SQL statements per webhook: {sum(statements.values()) / n:.2f}  "
-          + ", ".join(f"{k} {v / n:.2f}" for k, v in statements.most_common()))
+    print(
+        f"  SQL statements per webhook: {sum(statements.values()) / n:.2f}  "
+        + ", ".join(f"{k} {v / n:.2f}" for k, v in statements.most_common())
+    )
     if profiler:
         print()
         stats = pstats.Stats(profiler).sort_stats("cumulative")

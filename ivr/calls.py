@@ -101,9 +101,9 @@ def request_key(path: str, params: Mapping[str, str]) -> str:
 # --- the call's row -----------------------------------------------------------------
 #
 # Every webhook reads one calls row and writes it back, so this path uses
-# SQLAlchemy Core rather than the ORM: one SELECT ... FOR UPDATE to read it
-# (with the prompts' version stamp in the same round trip), one UPDATE of
-# the columns that changed, one INSERT of the request's events.
+# SQLAlchemy Core rather than the ORM: one SELECT ... FOR UPDATE reads it
+# (with the prompts' version stamp in the same round trip), and `save` writes
+# it back with the request's events and reply (docs/decisions/0008).
 
 CALLS = Call.__table__
 EVENTS = CallEvent.__table__

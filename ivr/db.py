@@ -133,8 +133,9 @@ def begin_for_write(s: Session) -> None:
     s.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
 
 
-def transaction(work: Callable[[Session], T], write: bool = True) -> T:
-    """Run `work` in the request's session as one transaction, and commit.
+def transaction(work: Callable[[Session], T]) -> T:
+    """Run `work` in the request's session as one write transaction
+    (`begin_for_write`), and commit.
 
     If the database dropped the connection under it (a restart, a failover),
     the work runs once more on a new connection. That is safe for the voice
@@ -145,8 +146,7 @@ def transaction(work: Callable[[Session], T], write: bool = True) -> T:
     for attempt in (1, 2):
         s = session()
         try:
-            if write:
-                begin_for_write(s)
+            begin_for_write(s)
             result = work(s)
             s.commit()
             return result

@@ -150,7 +150,7 @@ def whisper() -> Response:
         catalog = prompts.live_catalog(session)
         return calls.whisper_lines(session, call_sid, catalog, current_app.config)
 
-    spoken = db.transaction(lines, write=False)
+    spoken = db.transaction(lines)  # writes the whisper to the record
     response = VoiceResponse()
     twiml.speak(response, spoken)
     return xml(str(response))

@@ -375,6 +375,32 @@ def test_junk_that_the_database_cannot_store_is_cleaned_not_a_crash(
     assert "failed" not in caplog.text
 
 
+def test_characters_xml_cannot_hold_are_dropped_from_what_twilio_sends(
+    app: Flask, client: FlaskClient
+) -> None:
+    phone = Twilio(client, caller="+1555\x0e010\x1f7777")
+    root = twiml(phone.post("/voice/incoming"))
+    # The line reads back what it heard: the answer must still be XML.
+    root = twiml(phone.post(action_of(root), SpeechResult="too\x0b expensive", Confidence="0.3"))
+    with app.app_context():
+        call = db.session().scalars(select(Call).where(Call.call_sid == phone.call_sid)).one()
+        assert call.from_number == "+15550107777"
+
+
+def test_whisper_is_valid_twiml_whatever_the_record_holds(app: Flask, client: FlaskClient) -> None:
+    # A record written before the line cleaned its input, or by another system.
+    phone = Twilio(client, caller="+15550107777")  # not a customer's: the number is read
+    twiml(phone.post("/voice/incoming"))
+    with app.app_context():
+        s = db.session()
+        call = s.scalars(select(Call).where(Call.call_sid == phone.call_sid)).one()
+        call.from_number = "\u00cbM\x0e\U0003c2d1"
+        s.commit()
+    agent_leg = Twilio(client, call_sid="CA" + "e" * 32)
+    text = said(twiml(agent_leg.post(f"/voice/whisper?call={phone.call_sid}")))
+    assert "calling from" in text and "\u00cbM\U0003c2d1" in text.replace(" ", "")
+
+
 @pytest.mark.parametrize("sid", ["CA\x001", "CA 1", "CA" + "1" * 70, "x<y"])
 def test_a_call_sid_twilio_would_never_send_is_a_400(client: FlaskClient, sid: str) -> None:
     assert Twilio(client, call_sid=sid).post("/voice/incoming").status_code == 400

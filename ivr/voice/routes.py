@@ -48,8 +48,10 @@ def webhook(view: Callable[..., Response]) -> Callable[..., Response]:
         if not TWILIO_SID.match(call_sid):
             return Response("CallSid is missing or malformed.\n", 400, mimetype="text/plain")
         g.call_sid = call_sid
-        # What the database may store: no NUL characters (PostgreSQL refuses them).
-        g.form = {k: v.replace("\x00", "") for k, v in request.form.items()}
+        # What may be stored and said back: no NUL (PostgreSQL refuses it), no
+        # other character XML cannot hold (a caller's number or words may be
+        # read back in TwiML).
+        g.form = {k: twiml.xml_text(v) for k, v in request.form.items()}
         g.ivr_step = request.args.get("step") or request.endpoint.rsplit(".", 1)[-1]
         try:
             return view(*args, **kwargs)

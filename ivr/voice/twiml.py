@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlencode
@@ -12,6 +13,16 @@ from ..flow.steps import STEPS
 from ..flow.types import Decision, Hangup, Listen, Transfer
 from ..prompts import Catalog, Spoken
 from ..ssml import say
+
+# Characters XML 1.0 does not allow: C0 controls but tab, newline and carriage
+# return, lone surrogates, U+FFFE and U+FFFF. TwiML holding one does not parse,
+# and Twilio would answer the caller with an application error.
+NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_text(text: str) -> str:
+    """The text without the characters XML cannot hold."""
+    return NOT_IN_XML.sub("", text)
 
 
 def url(path: str, **query: Any) -> str:
@@ -26,7 +37,7 @@ def speak(verb: VoiceResponse | Gather, lines: Iterable[Spoken]) -> None:
             attrs = {"language": line.language}
             if line.voice:
                 attrs["voice"] = line.voice
-            say(verb, line.text, **attrs)
+            say(verb, xml_text(line.text), **attrs)
 
 
 def render(
@@ -51,8 +62,10 @@ def render(
             "timeout": listening.timeout,
             "speech_timeout": "auto",
             "language": language,
-            "hints": vocab.hints_for(
-                step.phase, ("agent", "repeat", *listening.intents), reasons=listening.reasons
+            "hints": xml_text(
+                vocab.hints_for(
+                    step.phase, ("agent", "repeat", *listening.intents), reasons=listening.reasons
+                )
             ),
             "finish_on_key": listening.finish_on_key,
             "action_on_empty_result": False,

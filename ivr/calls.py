@@ -38,12 +38,11 @@ from .models import (
     CallbackRequest,
     CallEvent,
     Offer,
-    PromptVersion,
     Subscription,
     WebhookReply,
     utcnow,
 )
-from .prompts import Catalog, Spoken
+from .prompts import Catalog, Spoken, stamp_query
 from .world import DbWorld
 
 FINAL_STATUSES = {"completed", "busy", "failed", "no-answer", "canceled"}
@@ -164,8 +163,8 @@ def store_state(call: CallRow, state: CallState) -> None:
 # The statements of every webhook are built once, with bound parameters: SQLAlchemy
 # then skips building them and computing their cache keys on each request.
 
-# The newest published prompt version: tells a worker whether its catalog is current.
-_PROMPTS_STAMP = select(func.max(PromptVersion.id)).scalar_subquery().label("prompts_stamp")
+# Read with the call's row: tells a worker whether its catalog is current.
+_PROMPTS_STAMP = stamp_query().scalar_subquery().label("prompts_stamp")
 _LOCK_CALL = (
     select(CALLS, _PROMPTS_STAMP)
     .where(CALLS.c.call_sid == bindparam("call_sid"))

@@ -9,6 +9,7 @@ restart.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import string
 import threading
@@ -20,7 +21,7 @@ from typing import Any
 
 import yaml
 from flask import Flask, current_app
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from .flow.types import Digits, Say
@@ -265,17 +266,24 @@ def baseline() -> dict[str, LanguagePack]:
 _READ_STAMP = object()
 
 
+@functools.cache
+def stamp_query() -> Select[Any]:
+    """The catalog's stamp: the newest published version's id. Every publish
+    (a rollback too) adds a version, so the stamp moves with each."""
+    from .models import PromptVersion
+
+    return select(func.max(PromptVersion.id))
+
+
 def live_catalog(session: Session, stamp: Any = _READ_STAMP) -> Catalog:
     """The baseline with the newest published versions on top.
 
-    The stamp is the id of the newest published version: the call service
-    reads it with the call's row (no extra round trip); without one, one
-    indexed query reads it. Only when it moved are the versions read again.
+    The call service reads the stamp (`stamp_query`) with the call's row (no
+    extra round trip); without one, one indexed query reads it. Only when it
+    moved are the versions read again.
     """
-    from .models import PromptVersion
-
     if stamp is _READ_STAMP:
-        stamp = session.scalar(select(func.max(PromptVersion.id)))
+        stamp = session.scalar(stamp_query())
     state = current_app.extensions["ivr.prompts"]
     cached: Catalog | None = state["catalog"]
     if cached is not None and cached.stamp == stamp:

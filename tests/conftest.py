@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -101,13 +102,21 @@ def app(migrated: str, tmp_path: Path) -> Iterator[Flask]:
         db.engine().dispose()
 
 
+@contextmanager
+def another_worker(database_url: str, instance: Path, **settings: Any) -> Iterator[Flask]:
+    """Another app instance on the same database, as a second gunicorn worker is."""
+    worker = create_app({**_config(database_url, instance), **settings})
+    try:
+        yield worker
+    finally:
+        with worker.app_context():
+            db.engine().dispose()
+
+
 @pytest.fixture
 def second_worker(app: Flask, migrated: str, tmp_path: Path) -> Iterator[Flask]:
-    """Another app instance on the same database, as a second gunicorn worker is."""
-    worker = create_app(_config(migrated, tmp_path))
-    yield worker
-    with worker.app_context():
-        db.engine().dispose()
+    with another_worker(migrated, tmp_path) as worker:
+        yield worker
 
 
 @pytest.fixture

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import Twilio, _config
+from conftest import Twilio, another_worker
 from flask import Flask
 from sqlalchemy import make_url
 from test_voice import action_of, said, twiml
 
-from ivr import create_app, db
+from ivr import db
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("IVR_TEST_POSTGRES_URL"),
@@ -24,19 +24,14 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def one_connection_worker(database_url: str, instance: Path, **settings: object) -> Flask:
-    """A worker whose pool holds a single connection, so we know which one it uses."""
-    return create_app(
-        {**_config(database_url, instance), "DB_POOL_SIZE": 1, "DB_MAX_OVERFLOW": 0, **settings}
-    )
+# A pool holding a single connection, so we know which one the worker uses.
+ONE_CONNECTION = {"DB_POOL_SIZE": 1, "DB_MAX_OVERFLOW": 0}
 
 
 @pytest.fixture
 def worker(app: Flask, migrated: str, tmp_path: Path) -> Iterator[Flask]:
-    worker = one_connection_worker(migrated, tmp_path)
-    yield worker
-    with worker.app_context():
-        db.engine().dispose()
+    with another_worker(migrated, tmp_path, **ONE_CONNECTION) as worker:
+        yield worker
 
 
 def drop_pooled_connection(worker: Flask) -> None:
@@ -78,14 +73,10 @@ def test_a_connection_dropped_while_idle_is_replaced_before_use(
 ) -> None:
     # Every connection counts as idle: it is checked before each use. The
     # health check tries no second time, so it shows the check at work.
-    worker = one_connection_worker(migrated, tmp_path, DB_PING_AFTER_IDLE=0)
-    try:
+    with another_worker(migrated, tmp_path, **ONE_CONNECTION, DB_PING_AFTER_IDLE=0) as worker:
         worker.test_client().get("/healthz")
         drop_pooled_connection(worker)
         assert worker.test_client().get("/healthz").status_code == 200
-    finally:
-        with worker.app_context():
-            db.engine().dispose()
 
 
 def test_a_busy_connection_is_not_checked_before_each_use(worker: Flask) -> None:

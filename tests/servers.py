@@ -17,6 +17,11 @@ from conftest import AUTH_TOKEN
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def gunicorn_command(bind: str) -> list[str]:
+    """The line under gunicorn, as production starts it (gunicorn.conf.py)."""
+    return [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app", "--bind", bind]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -54,16 +59,7 @@ def start_server(database_url: str, log: Path, **settings: str) -> Server:
     port = free_port()
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-c",
-                "gunicorn.conf.py",
-                "wsgi:app",
-                "--bind",
-                f"127.0.0.1:{port}",
-            ],
+            gunicorn_command(f"127.0.0.1:{port}"),
             cwd=ROOT,
             env=env,
             stdout=out,

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from servers import gunicorn_command
 
 from ivr import create_app
 
@@ -62,16 +63,7 @@ def test_the_cli_refuses_production_without_twilio_auth_token(tmp_path: Path) ->
 def test_gunicorn_refuses_production_without_secrets_at_once(tmp_path: Path, missing: str) -> None:
     env = production_env(tmp_path, **{"TWILIO_AUTH_TOKEN": "a-real-token", missing: ""})
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-c",
-            "gunicorn.conf.py",
-            "wsgi:app",
-            "--bind",
-            "127.0.0.1:0",
-        ],
+        gunicorn_command("127.0.0.1:0"),
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -4,7 +4,8 @@ the simulator (words at 2.5 a second, pauses, and gather timeouts when silent).
     .venv/bin/python bench/caller_seconds.py
 
 Prints one row per path: the seconds heard up to the moment the line acted
-(cancelled, saved, ...) and in all, confirmation and goodbye included.
+(cancelled, saved, ...) and in all: the confirmation and "to hear that again,
+press star" included (the scripted caller then hangs up).
 """
 
 from __future__ import annotations
@@ -23,19 +24,25 @@ from ivr.simulator import WORDS_PER_SECOND, simulate_call  # noqa: E402
 
 PATHS = [
     ("keypad, declines the offer", "+15550100001", ["1234", "1", "2"]),
-    ("keypad, skips the reason", "+15550100001", ["1234", "9"]),
+    ("keypad, skips the reason", "+15550100001", ["1234", "9", "1"]),
     ("voice, declines the offer", "+15550100001", ["one two three four", "too expensive", "no"]),
     ("keypad, accepts the offer", "+15550100001", ["1234", "2", "1"]),
-    ("keypad, two subscriptions", "+15550100002", ["5678", "1", "5"]),
+    ("keypad, two subscriptions", "+15550100002", ["5678", "1", "5", "1"]),
+    ("keypad, both subscriptions", "+15550100002", ["5678", "3", "1", "2"]),
     ("keypad, unknown number", "+15550107777", ["100001#", "1234", "1", "2"]),
     ("Spanish, keypad", "+15550100004", ["2468", "1", "2"]),
 ]
 
 
-def seconds_before_last_prompt(transcript) -> float:  # type: ignore[no-untyped-def]
-    """Everything heard except the final message (the result and goodbye)."""
-    last = transcript.heard()[-1]
-    return transcript.caller_seconds - len(last.split()) / WORDS_PER_SECOND
+def seconds_to_the_result(transcript) -> float:  # type: ignore[no-untyped-def]
+    """Everything heard before the result is said: up to the line with the
+    confirmation code (or, without one, the final line)."""
+    heard = transcript.heard()
+    code = (transcript.record or {}).get("confirmation")
+    spoken = ", ".join(code) if code else None
+    at = next((i for i, line in enumerate(heard) if spoken and spoken in line), len(heard) - 1)
+    after = sum(len(line.split()) for line in heard[at:])
+    return transcript.caller_seconds - after / WORDS_PER_SECOND
 
 
 def main() -> None:
@@ -56,7 +63,7 @@ def main() -> None:
                 s.commit()
             t = simulate_call(app, answers, from_number=caller)
             print(
-                f"{name:32} {t.outcome or '?':10} {seconds_before_last_prompt(t):13.1f}s "
+                f"{name:32} {t.outcome or '?':10} {seconds_to_the_result(t):13.1f}s "
                 f"{t.caller_seconds:7.1f}s"
             )
 

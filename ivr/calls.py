@@ -14,7 +14,7 @@ import hashlib
 import re
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Connection, Integer, bindparam, column, delete, func, insert, select, update
@@ -65,6 +65,8 @@ _COLUMNS = (
     "agent_result",
 )
 _FLOW_FIELDS = (
+    "subscription_ids",
+    "receipt",
     "misses",
     "pin_tries",
     "account_tries",
@@ -147,17 +149,28 @@ class CallRow(Row):
         self.__dict__["new_events"] = []
 
 
+_TUPLE_FIELDS = ("subscription_ids", "receipt")
+
+
 def state_of(call: CallRow) -> CallState:
     values: dict[str, Any] = {name: getattr(call, name) for name in _COLUMNS}
     flow = call.flow or {}
-    values.update({name: flow[name] for name in _FLOW_FIELDS if name in flow})
+    for name in _FLOW_FIELDS:
+        if name in flow:
+            value = flow[name]
+            # JSON keeps tuples as lists.
+            values[name] = tuple(value) if name in _TUPLE_FIELDS else value
     return CallState(caller=call.from_number, **values)
 
 
 def store_state(call: CallRow, state: CallState) -> None:
     for name in _COLUMNS:
         setattr(call, name, getattr(state, name))
-    call.flow = {name: getattr(state, name) for name in _FLOW_FIELDS}
+    call.flow = {
+        name: list(value) if name in _TUPLE_FIELDS else value
+        for name in _FLOW_FIELDS
+        for value in (getattr(state, name),)
+    }
 
 
 # The statements of every webhook are built once, with bound parameters: SQLAlchemy
@@ -373,6 +386,10 @@ def answer(
         decision = decide(state, hook.answer, world)
 
     results = apply_effects(session, call, decision.effects)
+    spoken, receipt = render_lines(catalog, decision, results)
+    if receipt:
+        # Said again, word for word, when the caller presses star.
+        decision = replace(decision, state=decision.state.but(receipt=tuple(receipt)))
     if decision.understood:
         event(call, "understood", decision.understood)
     if decision.state.step != state.step:
@@ -385,7 +402,6 @@ def answer(
         event(call, "outcome", {"outcome": decision.state.outcome})
     call.turn += 1
 
-    spoken = render_lines(catalog, decision, results)
     for line in spoken:
         event(call, "prompt", _spoken_detail(line))
     twiml = render(decision, spoken, call.turn, catalog)
@@ -393,22 +409,34 @@ def answer(
     return twiml
 
 
-def render_lines(catalog: Catalog, decision: Decision, results: Mapping[str, Any]) -> list[Spoken]:
-    """The prompts of a decision, filled in with what its effects produced."""
+Results = Mapping[int, Mapping[str, Any]]
+
+
+def render_lines(
+    catalog: Catalog, decision: Decision, results: Results
+) -> tuple[list[Spoken], list[str]]:
+    """The prompts of a decision, filled in with what its effects produced;
+    and the texts of the confirmation among them (the receipt)."""
     spoken: list[Spoken] = []
+    receipt: list[str] = []
     for line in decision.lines:
-        spoken.extend(catalog.render(decision.state.language, _with_results(line, results)))
-    return spoken
+        rendered = catalog.render(decision.state.language, _with_results(line, results))
+        spoken.extend(rendered)
+        if line.receipt:
+            receipt.extend(s.text for s in rendered)
+    return spoken, receipt
 
 
-def _with_results(say: Say, results: Mapping[str, Any]) -> Say:
-    if not results:
+def _with_results(say: Say, results: Results, inherited: Mapping[str, Any] | None = None) -> Say:
+    """The Say with the results of the effect it names (and its nested Says too)."""
+    own = results.get(say.results_of) if say.results_of is not None else inherited
+    if not own:
         return say
     params = {
-        name: _with_results(value, results) if isinstance(value, Say) else value
+        name: _with_results(value, results, own) if isinstance(value, Say) else value
         for name, value in say.params.items()
     }
-    return Say(say.key, {**params, **results}, say.short, say.text)
+    return replace(say, params={**params, **own})
 
 
 def _spoken_detail(line: Spoken) -> dict[str, Any]:
@@ -437,16 +465,26 @@ def _mask(call: CallRow, heard: str) -> str:
     return "****" if call.step == "verify" else heard
 
 
-def apply_effects(session: Session, call: CallRow, effects: tuple[Effect, ...]) -> dict[str, Any]:
+def apply_effects(
+    session: Session, call: CallRow, effects: tuple[Effect, ...]
+) -> dict[int, dict[str, Any]]:
+    """Apply the decision's effects; what each produced (its confirmation
+    code, the date service ends...), by the subscription it changed."""
     conn = session.connection()
-    results: dict[str, Any] = {}
+    results: dict[int, dict[str, Any]] = {}
+    help_booked = False
     for effect in effects:
         if isinstance(effect, Cancel):
             sub = _lock_subscription(conn, effect.subscription_id)
-            results.update(billing.cancel(sub, effect.reason_code, effect.reason_text))
+            done = billing.cancel(sub, effect.reason_code, effect.reason_text)
             _save_subscription(conn, sub)
-            results["code"] = Digits(confirmation_code(session, call))
-            event(call, "cancelled", {"subscription": sub.plan, "ends": str(sub.cancel_at)})
+            code = confirmation_code(session, call)
+            results[sub.id] = {**done, "code": Digits(code)}
+            event(
+                call,
+                "cancelled",
+                {"subscription": sub.plan, "ends": str(sub.cancel_at), "confirmation": code},
+            )
         elif isinstance(effect, ApplyOffer):
             sub = _lock_subscription(conn, effect.subscription_id)
             found = conn.execute(_READ_OFFER, {"id": effect.offer_id}).mappings().first()
@@ -454,16 +492,20 @@ def apply_effects(session: Session, call: CallRow, effects: tuple[Effect, ...]) 
             offer = Row(found)
             changed = billing.apply_offer(sub, offer)
             _save_subscription(conn, sub)
-            results.update(changed)
-            if offer.kind == "help":
+            if offer.kind == "help" and not help_booked:
+                # One specialist's call back, whatever the number of subscriptions.
                 _book_callback(conn, call, "offer_help")
-            results["code"] = Digits(confirmation_code(session, call))
+                help_booked = True
+            code = confirmation_code(session, call)
+            results[sub.id] = {**changed, "code": Digits(code)}
             event(
                 call,
                 "offer_applied",
                 {
                     "offer": offer.code,
                     "kind": offer.kind,
+                    "subscription": sub.plan,
+                    "confirmation": code,
                     **{k: str(v) for k, v in changed.items()},
                 },
             )
@@ -490,15 +532,24 @@ def _book_callback(conn: Connection, call: CallRow, reason: str) -> None:
 
 
 def confirmation_code(session: Session, call: CallRow) -> str:
-    """Eight digits, unique among calls, read to the caller one by one."""
-    if call.confirmation:
-        return call.confirmation
+    """Eight digits, read to the caller one by one: a new one for each change
+    the call makes. The call's record keeps the first (`confirmation`); each
+    change's event keeps its own."""
     while True:
         code = f"{secrets.randbelow(10**8):08d}"
         taken = session.connection().scalar(_CODE_TAKEN, {"code": code})
-        if taken is None:
-            call.confirmation = code
+        if taken is None and code not in _codes_of(call):
+            if not call.confirmation:
+                call.confirmation = code
             return code
+
+
+def _codes_of(call: CallRow) -> set[str]:
+    return {
+        e["detail"]["confirmation"]
+        for e in call.new_events
+        if e["type"] in ("cancelled", "offer_applied")
+    }
 
 
 def whisper_lines(

@@ -360,6 +360,7 @@ MATCHED_SECTIONS = ("intents", "reasons")  # phrases that decide what a caller m
 VOCABULARY_HELP = {
     "fillers": "words dropped before matching (um, like, please)",
     "negations": "words that turn a following phrase around (don't cancel)",
+    "common": "everyday words of the language: own words count as a reason only with some",
     "intents": "phrases that mean one answer (yes, no, agent, repeat...)",
     "reasons": "phrases that point to one cancellation reason",
     "hints": "extra hints sent to Twilio's speech recognition at one step",
@@ -482,7 +483,7 @@ def _file_entries(raw: Mapping[Any, Any]) -> tuple[dict[str, Any], list[tuple[st
     bool stays a bool), and the problems of its shape."""
     entries: dict[str, Any] = {}
     problems: list[tuple[str, str]] = []
-    for section in ("fillers", "negations"):
+    for section in ("fillers", "negations", "common"):
         if section in raw:
             entries[VOCABULARY_PREFIX + section] = raw[section]
     for section in ("intents", "reasons", "hints"):

@@ -333,7 +333,7 @@ def vocabulary_entries(pack: LanguagePack) -> dict[str, list[str]]:
     """
     raw = pack.vocabulary.raw
     entries: dict[str, list[str]] = {}
-    for section in ("fillers", "negations"):
+    for section in ("fillers", "negations", "common"):
         if isinstance(raw.get(section), list):
             entries[VOCABULARY_PREFIX + section] = [str(p) for p in raw[section]]
     for section in ("intents", "reasons", "hints"):

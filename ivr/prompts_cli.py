@@ -280,7 +280,7 @@ def export_command(directory: Path) -> None:
 def words_group() -> None:
     """The words the line understands: list, add, remove, set.
 
-    ENTRY is intents.<name>, reasons.<code>, fillers, negations or
+    ENTRY is intents.<name>, reasons.<code>, fillers, negations, common or
     hints.<step> (or with vocabulary. in front). Every change is a new
     version: `ivr prompts history vocabulary.ENTRY --lang L` and
     `ivr prompts rollback vocabulary.ENTRY --lang L --to N` work on it.

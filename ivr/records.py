@@ -37,6 +37,12 @@ def call_record(call: Call) -> dict[str, Any]:
         "offer": call.offer_code,
         "offer_accepted": call.offer_accepted,
         "confirmation": call.confirmation,
+        # One per change the call made ("both" cancels two), in order.
+        "confirmations": [
+            {"subscription": e.detail.get("subscription"), "code": e.detail["confirmation"]}
+            for e in call.events
+            if e.type in ("cancelled", "offer_applied") and "confirmation" in e.detail
+        ],
         "agent_requested": call.agent_requested,
         "agent_result": call.agent_result,
         "started_at": call.started_at.isoformat() if call.started_at else None,

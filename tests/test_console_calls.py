@@ -363,7 +363,7 @@ def test_callbacks_wait_oldest_first_and_can_be_marked_done(
 
 
 def test_search_by_the_confirmation_code_a_customer_quotes(app: Flask) -> None:
-    t = simulate_call(app, ["1234", "9"], from_number="+15550100001")
+    t = simulate_call(app, ["1234", "9", "1"], from_number="+15550100001")
     other = simulate_call(app, ["4321"], from_number="+15550100003")
     code = t.record["confirmation"]
     with app.app_context():

@@ -189,9 +189,13 @@ def test_keypad_cancellation_with_declined_offer() -> None:
     d = call(keys("2"))
     assert d.state.outcome == "cancelled"
     assert d.effects == (Cancel(11, "too_expensive", None),)
-    assert d.then == Hangup()
-    assert keys_of(d) == ["cancelled"]
+    # The confirmation, then one chance to hear it again before goodbye.
+    assert keys_of(d) == ["cancelled", "hear_again"]
+    assert d.lines[0].receipt and d.lines[0].results_of == 11
+    assert d.then == Listen("receipt")
     assert d.state.offer_accepted is False
+    d = call(SILENCE)
+    assert keys_of(d) == ["goodbye"] and d.then == Hangup()
 
 
 def test_accepting_the_offer_saves_the_subscription() -> None:
@@ -207,20 +211,38 @@ def test_accepting_the_offer_saves_the_subscription() -> None:
     assert saved.key == "saved" and saved.params["change"].key == "saved_pause"
 
 
-def test_no_offer_for_the_reason_cancels_straight_away() -> None:
+@pytest.mark.parametrize("cancel", [keys("1"), said("cancel"), said("yes, cancel it")])
+def test_no_offer_for_the_reason_asks_for_an_explicit_cancel(cancel: Answer) -> None:
     call = Call()
     call(keys("1234"))
     d = call(said("I'm moving away"))
-    assert d.state.outcome == "cancelled" and d.state.reason_code == "other"
-    assert d.state.offer_id is None
+    assert d.state.reason_code == "other" and d.state.offer_id is None
+    assert d.state.step == "confirm_cancel" and not d.effects
+    assert d.state.outcome == "in_progress"
+    assert keys_of(d) == ["confirm_cancel"]
+    d = call(cancel)
+    assert d.state.outcome == "cancelled"
+    assert d.effects == (Cancel(11, "other", "I'm moving away"),)
 
 
-def test_skipping_the_reason_cancels_without_an_offer() -> None:
+@pytest.mark.parametrize("keep", [keys("2"), said("keep it"), said("no")])
+def test_keeping_it_at_the_explicit_cancel_changes_nothing(keep: Answer) -> None:
+    call = Call()
+    call(keys("1234"))
+    call(keys("9"))
+    d = call(keep)
+    assert d.state.outcome == "saved" and not d.effects
+    assert keys_of(d) == ["kept"]
+
+
+def test_skipping_the_reason_cancels_without_an_offer_after_one_confirmation() -> None:
     call = Call()
     call(keys("1234"))
     d = call(keys("9"))
-    assert d.state.outcome == "cancelled"
+    assert d.state.step == "confirm_cancel"
     assert d.state.reason_code is None and d.state.offer_id is None
+    d = call(keys("1"))
+    assert d.state.outcome == "cancelled" and d.state.step == "receipt"
 
 
 def test_own_words_without_a_category_are_kept_as_other() -> None:
@@ -244,7 +266,10 @@ def test_never_a_second_offer_or_are_you_sure() -> None:
     call(keys("1234"))
     call(keys("1"))
     d = call(said("no thanks"))
-    assert d.state.outcome == "cancelled" and d.then == Hangup()
+    assert d.state.outcome == "cancelled" and d.state.step == "receipt"
+    assert keys_of(d) == ["cancelled", "hear_again"]
+    d = call(SILENCE)
+    assert keys_of(d) == ["goodbye"] and d.then == Hangup()
 
 
 def test_three_wrong_pins_never_cancel() -> None:
@@ -254,11 +279,12 @@ def test_three_wrong_pins_never_cancel() -> None:
         assert keys_of(d) == ["pin_wrong", "ask_pin"]
     d = call(keys("9999"))
     assert d.state.outcome == "unverified"
-    assert keys_of(d) == ["unverified"]
+    assert keys_of(d) == ["unverified", "last_chance"]
     assert d.state.step == "last_chance"
     assert not d.state.verified
     d = call(SILENCE)
     assert d.then == Hangup() and d.state.outcome == "unverified"
+    assert keys_of(d) == ["goodbye"]
 
 
 def test_unverified_caller_can_still_press_0_for_a_person() -> None:
@@ -289,7 +315,12 @@ def test_several_subscriptions_are_chosen_by_key_or_name() -> None:
     d = call(keys("5678"))
     assert d.state.step == "choose"
     options = d.lines[0].params["options"]
-    assert [o.params["plan"] for o in options] == ["Streaming Basic", "Cloud Storage 1 TB"]
+    assert [o.params.get("plan") for o in options] == [
+        "Streaming Basic",
+        "Cloud Storage 1 TB",
+        None,
+    ]
+    assert options[-1] == Say("subscription_all", {"key": "3"})
     call(keys("2"))
     assert call.state.subscription_id == 22
 
@@ -385,10 +416,10 @@ def test_silence_reprompts_shorter_twice_then_ends_politely() -> None:
         assert d.state.step == "reason"
         assert d.lines[-1] == Say("ask_reason", short=True)
     d = call(SILENCE)
-    assert keys_of(d) == ["give_up"]
+    assert keys_of(d) == ["give_up", "last_chance"]
     assert d.state.outcome == "abandoned" and d.state.outcome_step == "reason"
     d = call(SILENCE)
-    assert d.then == Hangup()
+    assert d.then == Hangup() and keys_of(d) == ["goodbye"]
 
 
 def test_not_understood_counts_like_silence() -> None:
@@ -399,7 +430,7 @@ def test_not_understood_counts_like_silence() -> None:
         d = call(said("purple elephant"))
         assert keys_of(d) == ["not_understood", "offer_question"]
     d = call(said("purple elephant"))
-    assert keys_of(d) == ["give_up"]
+    assert keys_of(d) == ["give_up", "last_chance"]
 
 
 @pytest.mark.parametrize("ask", [keys("*"), said("repeat"), said("can you say that again")])
@@ -422,7 +453,7 @@ def test_whisper_tells_the_agent_who_and_why() -> None:
     assert line.key == "whisper"
     who = line.params["who"]
     assert who.params["name"] == "Ada Lovelace" and who.params["account"] == "100001"
-    assert line.params["subscription"].params["plan"] == "Premium"
+    assert line.params["subscription"].params["plan"] == Say(text="Premium")
     assert line.params["reason"].params["words"] == "it's too expensive"
 
 
@@ -430,3 +461,297 @@ def test_every_step_is_reachable_and_listens_for_keys() -> None:
     for name, step in STEPS.items():
         assert step.name == name
         assert step.listening.timeout >= 1
+
+
+# --- nobody loses a subscription they did not clearly give up ------------------
+
+
+def at_reason(caller: str = "+15550100001", pin: str = "1234") -> Call:
+    call = Call(caller)
+    call(keys(pin))
+    assert call.state.step == "reason"
+    return call
+
+
+NOT_ANSWERS_AT_THE_REASON = [
+    ("wait, hold on a second", "hesitation"),
+    ("hmm", "hesitation"),
+    ("let me think", "hesitation"),
+    ("what are my options", "question"),
+    ("Is there a family plan?", "question"),
+    ("I'm not sure", "unsure"),
+    ("I don't know", "unsure"),
+]
+
+
+@pytest.mark.parametrize("words, heard_as", NOT_ANSWERS_AT_THE_REASON)
+def test_what_is_not_a_reason_is_asked_again_and_never_cancels(words: str, heard_as: str) -> None:
+    call = at_reason()
+    d = call(said(words))
+    assert d.state.step == "reason" and not d.effects
+    assert d.state.outcome == "in_progress" and d.state.reason_code is None
+    assert d.understood == {"meaning": "not_an_answer", "heard_as": heard_as}
+    # Asked again, shorter, and counted like silence.
+    assert d.lines[-1] == Say("ask_reason", short=True) and d.state.misses == 1
+
+
+def test_words_the_line_cannot_place_are_not_a_reason() -> None:
+    call = at_reason()
+    d = call(said("banana telephone purple"))
+    assert d.state.step == "reason" and d.state.reason_code is None and not d.effects
+    assert d.understood == {"meaning": "not_understood"}
+
+
+def test_a_reason_in_the_other_language_is_not_taken_as_other() -> None:
+    call = at_reason("+15550100004", "2468")
+    assert call.state.language == "es-US"
+    for words in ("it's too expensive", "I don't use it anymore, it is a waste of money"):
+        d = call(said(words))
+        assert d.state.step == "reason" and d.state.reason_code is None
+        assert d.understood == {"meaning": "not_an_answer", "heard_as": "other_language"}
+
+
+def test_hesitating_three_times_ends_politely_with_nothing_changed() -> None:
+    call = at_reason()
+    for _ in range(2):
+        call(said("hold on"))
+    d = call(said("wait"))
+    assert keys_of(d) == ["give_up", "last_chance"] and not d.effects
+    assert d.state.outcome == "abandoned"
+
+
+def test_a_question_about_the_price_is_answered_then_asked_again() -> None:
+    call = at_reason()
+    d = call(said("can you tell me what I'm paying"))
+    assert d.understood == {"meaning": "question", "about": "ask_price"}
+    price = Say("answer_price", {"plan": Say(text="Premium"), "price": Decimal("29.99")})
+    assert d.lines[0] == price
+    assert d.lines[-1] == Say("ask_reason", short=True)
+    # An answered question is not a miss.
+    assert d.state.step == "reason" and d.state.misses == 0 and not d.effects
+
+
+def test_when_service_would_end_is_answered() -> None:
+    call = at_reason()
+    d = call(said("when would it end?"))
+    assert d.lines[0] == Say("answer_end", {"plan": Say(text="Premium"), "end_date": END})
+    assert d.state.step == "reason"
+
+
+def test_own_words_that_are_a_reason_still_count_as_other() -> None:
+    call = at_reason()
+    d = call(said("I'm moving abroad next month"))
+    assert d.state.reason_code == "other" and d.state.step == "confirm_cancel"
+
+
+def at_offer() -> Call:
+    call = at_reason()
+    call(keys("1"))
+    assert call.state.step == "offer"
+    return call
+
+
+@pytest.mark.parametrize(
+    "words", ["not really sure", "I'm not sure", "hmm let me think", "maybe", "what?"]
+)
+def test_not_sure_at_the_offer_is_no_answer_and_never_cancels(words: str) -> None:
+    call = at_offer()
+    d = call(said(words))
+    assert d.state.step == "offer" and not d.effects
+    assert d.state.outcome == "in_progress" and d.state.offer_accepted is None
+    assert d.understood is not None and d.understood["meaning"] == "not_an_answer"
+    assert d.lines[-1] == Say("offer_question", short=True)
+
+
+@pytest.mark.parametrize("decline", [keys("2"), said("no"), said("no thanks, cancel")])
+def test_declining_the_offer_is_a_clear_cancel(decline: Answer) -> None:
+    call = at_offer()
+    d = call(decline)
+    assert d.state.outcome == "cancelled" and d.effects == (Cancel(11, "too_expensive", None),)
+
+
+def test_the_offer_says_what_the_caller_would_pay_and_after() -> None:
+    call = at_reason()
+    d = call(keys("1"))
+    price = Say("offer_price_discount", {"price": Decimal("29.99"), "months": 3,
+                                         "offer_price": Decimal("15.00")})
+    assert price in d.lines
+    assert d.lines.index(price) < keys_of(d).index("offer_question")
+
+
+@pytest.mark.parametrize(
+    "question", ["how much would that cost?", "How much would I pay?", "and after that?"]
+)
+def test_the_price_with_the_offer_is_answered_at_the_offer(question: str) -> None:
+    call = at_offer()
+    d = call(said(question))
+    assert d.lines[0].key == "offer_price_discount"
+    assert d.lines[0].params["offer_price"] == Decimal("15.00")
+    assert d.state.step == "offer" and not d.effects
+
+
+def test_the_pause_offer_says_until_when_nothing_is_paid() -> None:
+    call = at_reason()
+    d = call(keys("2"))
+    assert Say("offer_price_pause", {"price": Decimal("29.99"), "months": 3,
+                                     "until": dt.date(2027, 3, 23)}) in d.lines
+
+
+def at_choose() -> Call:
+    call = Call("+15550100002")
+    call(keys("5678"))
+    assert call.state.step == "choose"
+    return call
+
+
+@pytest.mark.parametrize("both", [keys("3"), said("both"), said("all of them"), said("every one")])
+def test_both_cancels_each_subscription_with_one_reason(both: Answer) -> None:
+    call = at_choose()
+    d = call(both)
+    assert d.state.step == "reason" and d.state.subscription_ids == (21, 22)
+    call(keys("1"))
+    assert call.state.step == "offer"
+    d = call(keys("2"))
+    assert d.effects == (
+        Cancel(21, "too_expensive", None),
+        Cancel(22, "too_expensive", None),
+    )
+    # One confirmation per subscription, each with its own code.
+    receipts = [line for line in d.lines if line.receipt]
+    assert [line.results_of for line in receipts] == [21, 22]
+    assert [line.params["plan"] for line in receipts] == [
+        Say(text="Streaming Basic"),
+        Say(text="Cloud Storage 1 TB"),
+    ]
+
+
+def test_both_with_an_accepted_offer_applies_it_to_each() -> None:
+    call = at_choose()
+    call(said("both of them"))
+    d = call(keys("1"))
+    assert d.lines[-1] == Say("offer_question")
+    price = next(line for line in d.lines if line.key == "offer_price_discount")
+    assert price.params["price"] == Decimal("14.98")
+    d = call(keys("1"))
+    assert d.effects == (ApplyOffer(21, 7), ApplyOffer(22, 7))
+    assert d.state.outcome == "saved"
+
+
+@pytest.mark.parametrize(
+    "words, step",
+    [
+        ("I forgot my PIN", "verify"),
+        ("I don't know", "verify"),
+        ("I don't know my account number", "identify"),
+    ],
+)
+def test_a_forgotten_pin_or_account_number_is_told_where_to_find_it(words: str, step: str) -> None:
+    call = Call("+15550100001" if step == "verify" else None)
+    d = call(said(words))
+    help_key = "forgot_pin" if step == "verify" else "forgot_account"
+    assert keys_of(d) == [help_key, "ask_pin" if step == "verify" else "ask_account"]
+    assert d.state.step == step and d.state.pin_tries == 0 and d.state.misses == 0
+    assert d.understood == {"meaning": "forgot"}
+
+
+def test_a_forgotten_pin_is_understood_in_spanish() -> None:
+    call = Call("+15550100004")
+    d = call(said("no me acuerdo de mi pin"))
+    assert keys_of(d)[0] == "forgot_pin"
+
+
+def test_star_after_the_confirmation_says_it_again_once_then_goodbye() -> None:
+    call = at_offer()
+    d = call(keys("2"))
+    assert d.state.step == "receipt"
+    # The service keeps what was said (codes filled in) on the state.
+    call.decision = Decision(
+        d.state.but(receipt=("Premium is cancelled. Your code is 1, 2.",)), d.lines, d.then
+    )
+    d = call(keys("*"))
+    assert d.lines == (Say(text="Premium is cancelled. Your code is 1, 2."), Say("goodbye"))
+    assert d.then == Hangup() and d.state.outcome == "cancelled"
+
+
+def test_going_on_after_no_person_at_the_last_chance_ends_with_words() -> None:
+    w = world()
+    w.open_ = False
+    call = Call(w=w)
+    for pin in ("0001", "0002", "0003"):
+        d = call(keys(pin))
+    assert keys_of(d) == ["unverified", "last_chance_closed"]
+    d = call(keys("0"))
+    assert keys_of(d) == ["agent_closed"]
+    d = call(keys("2"))
+    assert d.state.step == "last_chance" and keys_of(d) == ["last_chance_closed"]
+    d = call(SILENCE)
+    assert keys_of(d) == ["goodbye"] and d.then == Hangup()
+
+
+# Every kind of answer a caller can give at a prompt.
+EVERY_ANSWER = [
+    keys("1"),
+    keys("2"),
+    keys("3"),
+    keys("9"),
+    keys("1234"),
+    said("yes"),
+    said("no"),
+    said("too expensive"),
+    said("purple elephant"),
+    said("hold on"),
+    said("how much is it?"),
+    SILENCE,
+    keys("0"),
+    said("agent"),
+    keys("*"),
+    said("repeat"),
+    Answer("dial", dial_status="no-answer"),
+    Answer("dial", dial_status="completed"),
+]
+
+
+def _reach_every_step() -> dict[str, list[Call]]:
+    """Calls standing at each step, reached by real answers (and closed hours)."""
+    paths: list[tuple[str | None, bool, list[Answer]]] = [
+        (None, True, []),
+        ("+15550100001", True, []),
+        ("+15550100002", True, [keys("5678")]),
+        ("+15550100001", True, [keys("1234")]),
+        ("+15550100001", True, [keys("1234"), keys("1")]),
+        ("+15550100001", True, [keys("1234"), keys("9")]),
+        ("+15550100001", True, [keys("1234"), said("too expensive", 0.2)]),
+        ("+15550100001", True, [keys("1234"), keys("0"), Answer("dial", dial_status="busy")]),
+        ("+15550100001", False, [keys("1234"), keys("0")]),
+        ("+15550100001", True, [keys("0001"), keys("0002"), keys("0003")]),
+        ("+15550100001", False, [keys("0001"), keys("0002"), keys("0003")]),
+        ("+15550100001", True, [keys("1234"), keys("1"), keys("2")]),
+    ]
+    reached: dict[str, list[Call]] = {}
+    for caller, open_, answers in paths:
+        w = world()
+        w.open_ = open_
+        call = Call(caller, w)
+        for a in answers:
+            call(a)
+        reached.setdefault(call.state.step, []).append(call)
+    return reached
+
+
+def test_every_step_and_every_answer_ends_in_words_never_dead_air() -> None:
+    from ivr.prompts import Catalog
+
+    catalog = Catalog(PACKS)
+    reached = _reach_every_step()
+    assert set(STEPS) <= set(reached), f"steps not reached: {set(STEPS) - set(reached)}"
+    for step, calls in reached.items():
+        for start in calls:
+            for answer in EVERY_ANSWER:
+                d = decide(start.state, answer, start.world)
+                where = f"{step} + {answer}"
+                texts = [catalog.text(d.state.language, line) for line in d.lines]
+                assert any(t.strip() for t in texts), f"nothing said at {where}"
+                if isinstance(d.then, Listen):
+                    assert d.then.step in STEPS, where
+                    asked = STEPS[d.then.step].ask(d.state, start.world, True)
+                    assert any(catalog.text(d.state.language, s).strip() for s in asked), where

@@ -28,10 +28,10 @@ def server(migrated: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 SCENARIOS = [
     ("+15550100001", ["1234", "1", "2"], "answers", "cancelled"),
     ("+15550100001", ["one two three four", "I never use it", "yes"], "answers", "saved"),
-    ("+15550100002", ["5678", "streaming basic", "9"], "answers", "cancelled"),
+    ("+15550100002", ["5678", "streaming basic", "9", "1"], "answers", "cancelled"),
     ("+15550100003", ["4321"], "answers", "no_subscription"),
     ("+15550100004", ["2468", "es muy caro", "no gracias"], "answers", "cancelled"),
-    ("+15550107777", ["100001#", "1234", "5"], "answers", "cancelled"),
+    ("+15550107777", ["100001#", "1234", "5", "1"], "answers", "cancelled"),
     ("+15550100001", ["1111", "2222", "3333", ""], "answers", "unverified"),
     ("+15550100001", ["1234", "representative"], "answers", "agent"),
     ("+15550100001", ["0", "1"], "no-answer", "callback"),

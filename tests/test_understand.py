@@ -99,7 +99,7 @@ def test_yes_in_many_words(said: str) -> None:
     ],
 )
 def test_no_in_many_words(said: str) -> None:
-    assert intent_of(said, EN, OFFER_ANSWERS) == "no"
+    assert intent_of(said, EN, OFFER_ANSWERS, {"cancel": "no"}) == "no"
 
 
 @pytest.mark.parametrize(
@@ -193,7 +193,7 @@ def test_reasons_in_spanish(said: str, reason: str) -> None:
     ],
 )
 def test_offer_answers_in_spanish(said: str, intent: str) -> None:
-    assert intent_of(said, ES, OFFER_ANSWERS) == intent
+    assert intent_of(said, ES, OFFER_ANSWERS, {"cancel": "no"}) == intent
 
 
 def test_spanish_agent_request() -> None:

@@ -35,11 +35,12 @@ SIGN_IN = {ADA: ["1234"], "+15550100002": ["5678", "1"]}
 
 def asks_for_a_person(app: Flask, caller: str = ADA) -> bool:
     """A caller who asks for "a supervisor" when asked why they cancel: put
-    through to a person, or not understood (and the cancellation goes on)."""
+    through to a person, or not an agent request: the caller is asked again or
+    to confirm the cancellation, hangs up there, and nothing is cancelled."""
     t = simulate_call(app, [*SIGN_IN[caller], "get me a supervisor"], from_number=caller)
     connected = bool(t.of_type("dial"))
     assert connected == (t.outcome == "agent"), t.outcome
-    assert connected or t.outcome == "cancelled", t.outcome
+    assert connected or t.outcome == "abandoned", t.outcome
     return connected
 
 

@@ -116,7 +116,8 @@ def test_the_same_request_twice_applies_nothing_twice(app: Flask, client: FlaskC
     phone = Twilio(client)
     root = twiml(phone.post("/voice/incoming"))
     root = twiml(phone.post(action_of(root), Digits="1234"))
-    root = twiml(phone.post(action_of(root), Digits="9"))  # skip: cancels at once
+    root = twiml(phone.post(action_of(root), Digits="9"))  # skip: "press 1 to cancel"
+    root = twiml(phone.post(action_of(root), Digits="1"))  # cancels
     first = phone.post("/voice/incoming")  # a repeated first request
     assert first.status_code == 200
     verify_answer = action_of(twiml(first))
@@ -126,9 +127,9 @@ def test_the_same_request_twice_applies_nothing_twice(app: Flask, client: FlaskC
         call = s.scalars(select(Call).where(Call.call_sid == phone.call_sid)).one()
         code, outcome = call.confirmation, call.outcome
     # Twilio repeats the request that cancelled: the answer is the same, applied once.
-    path = "/voice/gather?step=reason&turn=2&lang=en-US"
-    again = phone.post(path, Digits="9")
-    assert again.data == phone.post(path, Digits="9").data
+    path = "/voice/gather?step=confirm_cancel&turn=3&lang=en-US"
+    again = phone.post(path, Digits="1")
+    assert again.data == phone.post(path, Digits="1").data
     assert code and code.replace("", ", ").strip(", ") in again.data.decode()
     with app.app_context():
         s = db.session()
@@ -154,7 +155,7 @@ def test_an_answer_to_an_old_question_asks_the_current_one(client: FlaskClient) 
     twiml(phone.post(action_of(root), Digits="1234"))
     # Digits for the PIN question arrive again, but changed: not a repeat, and stale.
     root = twiml(phone.post(action_of(root), Digits="9999"))
-    assert "why are you cancelling" in said(root)
+    assert "Why are you cancelling" in said(root)
 
 
 def test_status_callback_marks_a_hang_up_as_abandoned_where_it_happened(
@@ -176,7 +177,8 @@ def test_status_callback_keeps_a_finished_outcome(app: Flask, client: FlaskClien
     phone = Twilio(client)
     root = twiml(phone.post("/voice/incoming"))
     root = twiml(phone.post(action_of(root), Digits="1234"))
-    twiml(phone.post(action_of(root), Digits="9"))
+    root = twiml(phone.post(action_of(root), Digits="9"))
+    twiml(phone.post(action_of(root), Digits="1"))
     phone.post("/voice/status", CallStatus="completed", CallDuration="40")
     with app.app_context():
         call = db.session().scalars(select(Call).where(Call.call_sid == phone.call_sid)).one()
@@ -312,8 +314,9 @@ def test_subscription_is_cancelled_once_even_if_both_requests_race(
     phone = Twilio(client)
     root = twiml(phone.post("/voice/incoming"))
     root = twiml(phone.post(action_of(root), Digits="1234"))
+    root = twiml(phone.post(action_of(root), Digits="9"))
     path = action_of(root)
-    bodies = {phone.post(path, Digits="9").data for _ in range(3)}
+    bodies = {phone.post(path, Digits="1").data for _ in range(3)}
     assert len(bodies) == 1
     with app.app_context():
         subs = db.session().scalars(select(Subscription).where(Subscription.status == "cancelled"))

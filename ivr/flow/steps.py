@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from ..billing import add_months
 from ..models import REASON_CODES
 from .types import (
     Answer,
@@ -23,12 +25,24 @@ from .types import (
     Decision,
     Hangup,
     Listen,
+    OfferFacts,
     RequestCallback,
     Say,
+    SubscriptionFacts,
     Transfer,
     World,
 )
-from .understand import intent_of, number_of, reason_of, tokenize, wants_agent, without_fillers
+from .understand import (
+    common_words,
+    content_words,
+    intent_of,
+    is_question,
+    number_of,
+    reason_of,
+    tokenize,
+    wants_agent,
+    without_fillers,
+)
 
 LANGUAGES = ("en-US", "es-US")
 MAX_REPROMPTS = 2
@@ -47,6 +61,11 @@ REASON_KEYS = {
 }
 LANGUAGE_KEYS = {"1": "en-US", "2": "es-US"}
 YES_NO_KEYS = {"1": "yes", "2": "no"}
+CANCEL_KEEP_KEYS = {"1": "cancel", "2": "keep"}
+# Questions the line answers where the caller can ask them (then asks again).
+ANSWERABLE = ("ask_price", "ask_offer_price", "ask_end")
+# Words that are not an answer: the caller is thinking, or does not know.
+PAUSES = ("hesitate", "unsure")
 AGENT_KEY = "0"
 REPEAT_KEY = "*"
 
@@ -56,7 +75,11 @@ class Meaning:
     value: str
     words: str = ""
     confident: bool = True
-    # "language": the caller chose a language (value is its tag) instead of answering.
+    # "answer"; "language": the caller chose a language (value is its tag);
+    # "question": they asked something the line answers (value: which);
+    # "forgot": they do not have the PIN or account number at hand;
+    # "not_an_answer": words that answer nothing (value: hesitation,
+    # unsure, question, other_language), counted like silence.
     kind: str = "answer"
 
 
@@ -84,8 +107,10 @@ class Step:
     listening: Listening
     interpret: Interpret
     apply: Apply
-    # What silence means here: ask again (counted), or end the call.
+    # What silence means here: ask again (counted), or say goodbye and end.
     on_silence: str = "reprompt"
+    # What "*" or "repeat" does here, when not simply asking again.
+    on_repeat: Callable[[CallState, World], Decision] | None = None
 
 
 # --- asking ------------------------------------------------------------------
@@ -100,21 +125,25 @@ def _prompt(key: str) -> Ask:
 
 def _ask_choose(state: CallState, world: World, short: bool) -> list[Say]:
     subs = world.active_subscriptions(state.customer_id) if state.customer_id else ()
-    options = tuple(
+    options = [
         Say("subscription_option", {"plan": s.plan, "key": str(i)})
         for i, s in enumerate(subs, start=1)
-    )
-    return [Say("choose_subscription", {"count": len(subs), "options": options}, short=short)]
+    ]
+    if len(subs) > 1:
+        options.append(Say("subscription_all", {"key": str(len(subs) + 1)}))
+    params = {"count": len(subs), "options": tuple(options)}
+    return [Say("choose_subscription", params, short=short)]
 
 
 def _ask_offer(state: CallState, world: World, short: bool) -> list[Say]:
     offer = world.offer(state.offer_id) if state.offer_id else None
-    sub = world.subscription(state.subscription_id) if state.subscription_id else None
+    subs = _subscriptions(state, world)
     lines: list[Say] = []
     if offer is not None and not short:
         text = offer.wording.get(state.language) or offer.wording.get("en-US", "")
-        params = {**offer.terms, "plan": sub.plan if sub else ""}
-        lines.append(Say(text=text, params=params))
+        lines.append(Say(text=text, params={**offer.terms, "plan": _plans(subs, state, world)}))
+        # What the caller would pay, and after: never an offer without its price.
+        lines.append(_offer_price(offer, subs))
     lines.append(Say("offer_question", short=short))
     return lines
 
@@ -124,13 +153,20 @@ def _ask_confirm(state: CallState, world: World, short: bool) -> list[Say]:
     return [Say("confirm", {"heard": _label_of(pending)}, short=short)]
 
 
+def _ask_confirm_cancel(state: CallState, world: World, short: bool) -> list[Say]:
+    plans = _plans(_subscriptions(state, world), state, world)
+    return [Say("confirm_cancel", {"plan": plans}, short=short)]
+
+
 def _ask_agent_unavailable(state: CallState, world: World, short: bool) -> list[Say]:
     key = "agent_closed" if state.agent_reason == "closed" else "agent_unavailable"
     return [Say(key, short=short)]
 
 
-def _ask_nothing(state: CallState, world: World, short: bool) -> list[Say]:
-    return []
+def _ask_last_chance(state: CallState, world: World, short: bool) -> list[Say]:
+    # "Press 0 for a person" only while someone can answer; else a call back.
+    key = "last_chance" if world.agents() == "open" else "last_chance_closed"
+    return [Say(key, short=short)]
 
 
 def _label_of(pending: Mapping[str, Any]) -> Say:
@@ -141,6 +177,68 @@ def _label_of(pending: Mapping[str, Any]) -> Say:
     if kind == "answer":
         return Say(f"label:answers.{value}")
     return Say(text=str(pending.get("label", value)))
+
+
+def _plans(subs: Sequence[SubscriptionFacts], state: CallState, world: World) -> Say:
+    """The plans' names as one phrase: "Premium", "Streaming Basic and Cloud Storage"."""
+    names = [s.plan for s in subs]
+    if len(names) <= 1:
+        return Say(text=_literal(names[0] if names else ""))
+    joined = ", ".join(_literal(n) for n in names[:-1])
+    return Say("plans_and", {"first": Say(text=joined), "last": Say(text=_literal(names[-1]))})
+
+
+def _plan(sub: SubscriptionFacts) -> Say:
+    return Say(text=_literal(sub.plan))
+
+
+def _literal(text: str) -> str:
+    """Text said as it is, braces and all (a plan named "{x}" is not a placeholder)."""
+    return text.replace("{", "{{").replace("}", "}}")
+
+
+def _money(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def _offer_price(offer: OfferFacts, subs: Sequence[SubscriptionFacts]) -> Say:
+    """What the caller pays with the offer, and after it ends, for all the
+    subscriptions it would apply to."""
+    price = _money(sum((s.price for s in subs), Decimal(0)))
+    terms = offer.terms
+    months = int(terms.get("months", 1))
+    period_end = min((s.period_end for s in subs), default=None)
+    params: dict[str, Any] = {"price": price, "months": months}
+    if offer.kind == "discount":
+        percent = Decimal(str(terms.get("percent", 0)))
+        params["offer_price"] = _money(price * (100 - percent) / 100)
+    elif offer.kind in ("pause", "free_period") and period_end is not None:
+        params["until"] = add_months(period_end, months)
+    elif offer.kind == "downgrade":
+        params["new_plan"] = str(terms.get("plan", ""))
+        params["new_price"] = _money(Decimal(str(terms.get("price", "0"))))
+    return Say(f"offer_price_{offer.kind}", params)
+
+
+def _answer_question(topic: str, state: CallState, world: World) -> list[Say]:
+    """The answer to a question about the caller's plan: its price now, the
+    price with the offer and after it, when service would end."""
+    subs = _subscriptions(state, world)
+    offer = world.offer(state.offer_id) if state.offer_id and state.step == "offer" else None
+    if topic == "ask_end":
+        return [
+            Say("answer_end", {"plan": _plan(s), "end_date": s.period_end})
+            for s in subs
+        ]
+    lines: list[Say] = []
+    if topic == "ask_price" or offer is None:
+        lines = [
+            Say("answer_price", {"plan": _plan(s), "price": s.price})
+            for s in subs
+        ]
+    if offer is not None:
+        lines.append(_offer_price(offer, subs))
+    return lines
 
 
 # --- understanding -------------------------------------------------------------
@@ -162,16 +260,67 @@ def _language_choice(answer: Answer, state: CallState, world: World) -> str | No
     return None
 
 
+def _other_languages(state: CallState, world: World) -> list[Any]:
+    return [world.vocabulary(lang) for lang in LANGUAGES if lang != state.language]
+
+
+def _in_other_language(speech: str, state: CallState, world: World) -> bool:
+    """The words are another language's: its phrases match and ours do not,
+    or more of its everyday words than ours are in them."""
+    own = world.vocabulary(state.language)
+    mine = common_words(speech, own)
+    for vocab in _other_languages(state, world):
+        if common_words(speech, vocab) > mine:
+            return True
+        theirs = intent_of(speech, vocab) or reason_of(speech, vocab, REASON_CODES)
+        if theirs and not (intent_of(speech, own) or reason_of(speech, own, REASON_CODES)):
+            return True
+    return False
+
+
+def _not_an_answer(answer: Answer, state: CallState, world: World) -> Meaning | None:
+    """Why words that matched nothing are no answer, for the record (and the
+    words said back): a question, hesitation, "not sure", another language."""
+    speech = answer.speech
+    vocab = world.vocabulary(state.language)
+    pause = intent_of(speech, vocab, PAUSES)
+    if pause or not content_words(speech, vocab):
+        kind = "unsure" if pause == "unsure" else "hesitation"
+        return Meaning(kind, speech, kind="not_an_answer")
+    if is_question(speech, vocab):
+        return Meaning("question", speech, kind="not_an_answer")
+    if _in_other_language(speech, state, world):
+        return Meaning("other_language", speech, kind="not_an_answer")
+    return None
+
+
+def _question(answer: Answer, state: CallState, world: World) -> Meaning | None:
+    """A question the line can answer, asked as a question ("what am I
+    paying?"), not the same words inside an answer ("I hate what I pay")."""
+    vocab = world.vocabulary(state.language)
+    topic = intent_of(answer.speech, vocab, ANSWERABLE)
+    if topic and is_question(answer.speech, vocab):
+        return Meaning(topic, answer.speech, kind="question")
+    return None
+
+
 def _interpret_number(answer: Answer, state: CallState, world: World) -> Meaning | None:
-    """An account number or PIN, keyed or spoken; or a change of language."""
+    """An account number or PIN, keyed or spoken; a change of language; or
+    "I forgot it"."""
     language = _language_choice(answer, state, world)
     if language is not None:
         return Meaning(language, kind="language")
     if answer.kind == "digits":
         digits = answer.digits.strip("#*")
         return Meaning(digits) if digits.isdigit() else None
-    number = number_of(answer.speech, world.vocabulary(state.language))
-    return Meaning(number, answer.speech) if number else None
+    vocab = world.vocabulary(state.language)
+    number = number_of(answer.speech, vocab)
+    if number:
+        return Meaning(number, answer.speech)
+    # "I don't know" means the same here as "I forgot it".
+    if intent_of(answer.speech, vocab, ("forgot", "unsure")):
+        return Meaning("forgot", answer.speech, kind="forgot")
+    return _not_an_answer(answer, state, world)
 
 
 def _interpret_choice(answer: Answer, state: CallState, world: World) -> Meaning | None:
@@ -180,8 +329,13 @@ def _interpret_choice(answer: Answer, state: CallState, world: World) -> Meaning
         key = answer.digits[:1]
         if key.isdigit() and 1 <= int(key) <= len(subs):
             return Meaning(str(subs[int(key) - 1].id))
+        if len(subs) > 1 and key == str(len(subs) + 1):
+            return Meaning("all")
         return None
     vocab = world.vocabulary(state.language)
+    confident = _confident(answer, world)
+    if len(subs) > 1 and intent_of(answer.speech, vocab, ("all",)):
+        return Meaning("all", answer.speech, confident)
     said = set(without_fillers(tokenize(answer.speech), vocab))
     scored = [(len(said & set(tokenize(s.plan))), s) for s in subs]
     best = max((score for score, _ in scored), default=0)
@@ -189,41 +343,82 @@ def _interpret_choice(answer: Answer, state: CallState, world: World) -> Meaning
     if best == 0 or len(winners) != 1:
         spoken = number_of(answer.speech, vocab)
         if spoken and spoken.isdigit() and 1 <= int(spoken) <= len(subs):
-            return Meaning(str(subs[int(spoken) - 1].id), answer.speech, _confident(answer, world))
-        return None
-    return Meaning(str(winners[0].id), answer.speech, _confident(answer, world))
+            return Meaning(str(subs[int(spoken) - 1].id), answer.speech, confident)
+        return _not_an_answer(answer, state, world)
+    return Meaning(str(winners[0].id), answer.speech, confident)
 
 
 def _interpret_reason(answer: Answer, state: CallState, world: World) -> Meaning | None:
     if answer.kind == "digits":
         code = REASON_KEYS.get(answer.digits[:1])
         return Meaning(code) if code else None
+    speech = answer.speech
     vocab = world.vocabulary(state.language)
     confident = _confident(answer, world)
-    intent = intent_of(answer.speech, vocab, ("keep", "skip"))
-    if intent:
-        return Meaning(intent, answer.speech, confident)
-    code = reason_of(answer.speech, vocab, REASON_CODES)
+    if intent_of(speech, vocab, ("keep",)):
+        return Meaning("keep", speech, confident)
+    question = _question(answer, state, world)
+    if question:
+        return question
+    code = reason_of(speech, vocab, REASON_CODES)
     if code:
-        return Meaning(code, answer.speech, confident)
-    content = [t for t in without_fillers(tokenize(answer.speech), vocab) if t != "|"]
-    if len(content) >= MIN_OWN_WORDS and confident:
-        # Their own words are kept even when no category fits; a word or two
-        # ("what?", "hmm okay") is more likely not an answer at all.
-        return Meaning("other", answer.speech)
+        return Meaning(code, speech, confident)
+    intent = intent_of(speech, vocab, ("skip", "cancel"))
+    if intent:
+        return Meaning(intent, speech, confident)
+    not_an_answer = _not_an_answer(answer, state, world)
+    if not_an_answer:
+        return not_an_answer
+    # A reason in their own words that fits no code is kept as "other"
+    # (docs/decisions/0004): a sentence in the caller's language, not a word
+    # or two, and nothing the line could not place.
+    content = content_words(speech, vocab)
+    if len(content) >= MIN_OWN_WORDS and confident and common_words(speech, vocab) > 0:
+        return Meaning("other", speech)
     return None
+
+
+def _interpret_offer(answer: Answer, state: CallState, world: World) -> Meaning | None:
+    """Yes to the offer, or no (which finishes the cancellation)."""
+    if answer.kind == "digits":
+        value = YES_NO_KEYS.get(answer.digits[:1])
+        return Meaning(value) if value else None
+    question = _question(answer, state, world)
+    if question:
+        return question
+    vocab = world.vocabulary(state.language)
+    # "I don't want to cancel" at the offer is a yes to it; "cancel" a no.
+    same = {"keep": "yes", "cancel": "no"}
+    intent = intent_of(answer.speech, vocab, ("yes", "no", *PAUSES), same)
+    if intent is None or intent in PAUSES:
+        return _not_an_answer(answer, state, world)
+    return Meaning(intent, answer.speech, _confident(answer, world))
+
+
+def _interpret_confirm_cancel(answer: Answer, state: CallState, world: World) -> Meaning | None:
+    if answer.kind == "digits":
+        value = CANCEL_KEEP_KEYS.get(answer.digits[:1])
+        return Meaning(value) if value else None
+    question = _question(answer, state, world)
+    if question:
+        return question
+    vocab = world.vocabulary(state.language)
+    same = {"yes": "cancel", "no": "keep"}
+    intent = intent_of(answer.speech, vocab, ("cancel", "keep", *PAUSES), same)
+    if intent is None or intent in PAUSES:
+        return _not_an_answer(answer, state, world)
+    return Meaning(intent, answer.speech, _confident(answer, world))
 
 
 def _interpret_yes_no(answer: Answer, state: CallState, world: World) -> Meaning | None:
     if answer.kind == "digits":
         value = YES_NO_KEYS.get(answer.digits[:1])
         return Meaning(value) if value else None
-    intent = intent_of(answer.speech, world.vocabulary(state.language), ("yes", "no", "keep"))
-    if intent is None:
-        return None
-    # "I don't want to cancel" at the offer is a yes to the offer.
-    value = "yes" if intent == "keep" else intent
-    return Meaning(value, answer.speech, _confident(answer, world))
+    vocab = world.vocabulary(state.language)
+    intent = intent_of(answer.speech, vocab, ("yes", "no", *PAUSES))
+    if intent is None or intent in PAUSES:
+        return _not_an_answer(answer, state, world)
+    return Meaning(intent, answer.speech, _confident(answer, world))
 
 
 def _interpret_agent_choice(answer: Answer, state: CallState, world: World) -> Meaning | None:
@@ -234,7 +429,7 @@ def _interpret_agent_choice(answer: Answer, state: CallState, world: World) -> M
         answer.speech, world.vocabulary(state.language), ("callback", "resume", "yes")
     )
     if intent is None:
-        return None
+        return _not_an_answer(answer, state, world)
     return Meaning("callback" if intent == "yes" else intent, answer.speech)
 
 
@@ -263,6 +458,14 @@ def finish(state: CallState, outcome: str, lines: Sequence[Say], effects=()) -> 
         Hangup(),
         tuple(effects),
     )
+
+
+def confirmed(state: CallState, outcome: str, lines: Sequence[Say], effects, world) -> Decision:  # type: ignore[no-untyped-def]
+    """The change is made: say what changed (codes, dates), then offer to say
+    it again once ("press star") before goodbye."""
+    state = state.but(outcome=outcome, outcome_step=state.step)
+    decision = go(state, "receipt", world, lines)
+    return Decision(decision.state, decision.lines, decision.then, tuple(effects))
 
 
 def _switch_language(state: CallState, meaning: Meaning, world: World) -> Decision:
@@ -317,54 +520,80 @@ def _after_verify(state: CallState, world: World) -> Decision:
 
 
 def _apply_choice(state: CallState, meaning: Meaning, world: World) -> Decision:
-    return go(state.but(subscription_id=int(meaning.value)), "reason", world)
+    if meaning.value == "all":
+        assert state.customer_id is not None
+        ids = tuple(s.id for s in world.active_subscriptions(state.customer_id))
+        return go(state.but(subscription_id=ids[0], subscription_ids=ids), "reason", world)
+    return go(state.but(subscription_id=int(meaning.value), subscription_ids=()), "reason", world)
 
 
 def _apply_reason(state: CallState, meaning: Meaning, world: World) -> Decision:
     words = meaning.words or None
     if meaning.value == "keep":
-        sub = _subscription(state, world)
-        return finish(state.but(reason_text=words), "saved", [Say("kept", {"plan": sub.plan})])
-    if meaning.value == "skip":
+        return _keep(state.but(reason_text=words), world)
+    if meaning.value == "cancel":
+        # "Just cancel it": a clear decision, so no reason, no offer, no question.
         return _cancel(state.but(reason_code=None, reason_text=words), world)
+    if meaning.value == "skip":
+        return go(state.but(reason_code=None, reason_text=words), "confirm_cancel", world)
     state = state.but(reason_code=meaning.value, reason_text=words)
     offer = world.offer_for(meaning.value)
     if offer is None:
-        return _cancel(state, world)
+        # No offer to decline, so the caller says "cancel" once, explicitly.
+        return go(state, "confirm_cancel", world)
     return go(state.but(offer_id=offer.id), "offer", world)
 
 
 def _apply_offer_answer(state: CallState, meaning: Meaning, world: World) -> Decision:
     if meaning.value == "no":
         return _cancel(state.but(offer_accepted=False), world)
-    assert state.offer_id is not None and state.subscription_id is not None
+    assert state.offer_id is not None
     offer = world.offer(state.offer_id)
-    sub = _subscription(state, world)
     assert offer is not None
-    change = Say(f"saved_{offer.kind}", {**offer.terms, "plan": sub.plan})
-    return finish(
-        state.but(offer_accepted=True),
-        "saved",
-        [Say("saved", {"change": change})],
-        [ApplyOffer(sub.id, offer.id)],
-    )
+    lines = [
+        Say(
+            "saved",
+            {"change": Say(f"saved_{offer.kind}", {**offer.terms, "plan": _plan(s)})},
+            results_of=s.id,
+            receipt=True,
+        )
+        for s in _subscriptions(state, world)
+    ]
+    effects = [ApplyOffer(s.id, offer.id) for s in _subscriptions(state, world)]
+    return confirmed(state.but(offer_accepted=True), "saved", lines, effects, world)
+
+
+def _apply_confirm_cancel(state: CallState, meaning: Meaning, world: World) -> Decision:
+    if meaning.value == "cancel":
+        return _cancel(state, world)
+    return _keep(state, world)
+
+
+def _keep(state: CallState, world: World) -> Decision:
+    plans = _plans(_subscriptions(state, world), state, world)
+    return finish(state, "saved", [Say("kept", {"plan": plans})])
 
 
 def _cancel(state: CallState, world: World) -> Decision:
-    sub = _subscription(state, world)
-    return finish(
-        state,
-        "cancelled",
-        [Say("cancelled", {"plan": sub.plan, "end_date": sub.period_end})],
-        [Cancel(sub.id, state.reason_code, state.reason_text)],
-    )
+    subs = _subscriptions(state, world)
+    lines = [
+        Say(
+            "cancelled",
+            {"plan": _plan(s), "end_date": s.period_end},
+            results_of=s.id,
+            receipt=True,
+        )
+        for s in subs
+    ]
+    effects = [Cancel(s.id, state.reason_code, state.reason_text) for s in subs]
+    return confirmed(state, "cancelled", lines, effects, world)
 
 
-def _subscription(state: CallState, world: World):  # type: ignore[no-untyped-def]
-    assert state.subscription_id is not None
-    sub = world.subscription(state.subscription_id)
-    assert sub is not None
-    return sub
+def _subscriptions(state: CallState, world: World) -> list[SubscriptionFacts]:
+    """The subscriptions the caller is cancelling: the one chosen, or all."""
+    ids = state.subscription_ids or ((state.subscription_id,) if state.subscription_id else ())
+    found = [world.subscription(i) for i in ids]
+    return [s for s in found if s is not None]
 
 
 def _apply_confirmation(state: CallState, meaning: Meaning, world: World) -> Decision:
@@ -390,8 +619,17 @@ def _apply_agent_choice(state: CallState, meaning: Meaning, world: World) -> Dec
     return go(state, back_to, world)
 
 
-def _apply_last_chance(state: CallState, meaning: Meaning, world: World) -> Decision:
-    return Decision(state.but(step="done"), (Say("goodbye"),), Hangup())
+def _goodbye(state: CallState, world: World, lines: Sequence[Say] = ()) -> Decision:
+    return Decision(state.but(step="done", pending=None), (*lines, Say("goodbye")), Hangup())
+
+
+def _apply_goodbye(state: CallState, meaning: Meaning, world: World) -> Decision:
+    return _goodbye(state, world)
+
+
+def _repeat_receipt(state: CallState, world: World) -> Decision:
+    """The confirmation once more, word for word, then goodbye."""
+    return _goodbye(state, world, [Say(text=_literal(text)) for text in state.receipt])
 
 
 STEPS: dict[str, Step] = {
@@ -402,7 +640,10 @@ STEPS: dict[str, Step] = {
             phase="identify",
             ask=_prompt("ask_account"),
             listening=Listening(
-                num_digits=None, finish_on_key="#", timeout=5, intents=("english", "spanish")
+                num_digits=None,
+                finish_on_key="#",
+                timeout=5,
+                intents=("english", "spanish", "forgot"),
             ),
             interpret=_interpret_number,
             apply=_apply_account,
@@ -411,7 +652,7 @@ STEPS: dict[str, Step] = {
             "verify",
             phase="verify",
             ask=_prompt("ask_pin"),
-            listening=Listening(num_digits=4, timeout=5, intents=("english", "spanish")),
+            listening=Listening(num_digits=4, timeout=5, intents=("english", "spanish", "forgot")),
             interpret=_interpret_number,
             apply=_apply_pin,
         ),
@@ -419,7 +660,7 @@ STEPS: dict[str, Step] = {
             "choose",
             phase="choose",
             ask=_ask_choose,
-            listening=Listening(num_digits=1, timeout=5),
+            listening=Listening(num_digits=1, timeout=5, intents=("all",)),
             interpret=_interpret_choice,
             apply=_apply_choice,
         ),
@@ -427,7 +668,9 @@ STEPS: dict[str, Step] = {
             "reason",
             phase="reason",
             ask=_prompt("ask_reason"),
-            listening=Listening(num_digits=1, timeout=5, intents=("skip", "keep"), reasons=True),
+            listening=Listening(
+                num_digits=1, timeout=5, intents=("skip", "keep", "cancel"), reasons=True
+            ),
             interpret=_interpret_reason,
             apply=_apply_reason,
         ),
@@ -435,9 +678,19 @@ STEPS: dict[str, Step] = {
             "offer",
             phase="offer",
             ask=_ask_offer,
-            listening=Listening(num_digits=1, timeout=5, intents=("yes", "no", "keep")),
-            interpret=_interpret_yes_no,
+            listening=Listening(num_digits=1, timeout=5, intents=("yes", "no", "keep", "cancel")),
+            interpret=_interpret_offer,
             apply=_apply_offer_answer,
+        ),
+        Step(
+            # No offer for the reason (or none given): the one explicit
+            # "cancel" that the decision rests on. Never asked twice.
+            "confirm_cancel",
+            phase="confirm_cancel",
+            ask=_ask_confirm_cancel,
+            listening=Listening(num_digits=1, timeout=5, intents=("cancel", "keep")),
+            interpret=_interpret_confirm_cancel,
+            apply=_apply_confirm_cancel,
         ),
         Step(
             "confirm",
@@ -460,11 +713,22 @@ STEPS: dict[str, Step] = {
             # more chance to press 0 for a person, then the call ends.
             "last_chance",
             phase="goodbye",
-            ask=_ask_nothing,
+            ask=_ask_last_chance,
             listening=Listening(num_digits=1, timeout=4),
             interpret=_interpret_anything,
-            apply=_apply_last_chance,
-            on_silence="hangup",
+            apply=_apply_goodbye,
+            on_silence="goodbye",
+        ),
+        Step(
+            # The change is confirmed: "to hear that again, press star", once.
+            "receipt",
+            phase="done",
+            ask=_prompt("hear_again"),
+            listening=Listening(num_digits=1, timeout=3),
+            interpret=_interpret_anything,
+            apply=_apply_goodbye,
+            on_silence="goodbye",
+            on_repeat=_repeat_receipt,
         ),
     )
 }
@@ -477,11 +741,11 @@ RESUMABLE = {
     "choose",
     "reason",
     "offer",
+    "confirm_cancel",
     "confirm",
     "last_chance",
+    "receipt",
 }
-
-
 def start(state: CallState, world: World) -> Decision:
     """The call comes in: recognise the caller ID, greet in their language."""
     if state.caller:
@@ -513,16 +777,30 @@ def decide(state: CallState, answer: Answer, world: World) -> Decision:
         return to_agent(state, world)
     if answer.kind == "speech" and wants_agent(answer.speech, vocab):
         return to_agent(state, world, understood={"meaning": "agent", "words": answer.speech})
-    if answer.kind == "digits" and answer.digits == REPEAT_KEY:
-        return ask(state, world)
-    if answer.kind == "speech" and _asks_repeat(answer.speech, world, state):
-        return ask(state, world)
+    if (answer.kind == "digits" and answer.digits == REPEAT_KEY) or (
+        answer.kind == "speech" and _asks_repeat(answer.speech, world, state)
+    ):
+        return step.on_repeat(state, world) if step.on_repeat else ask(state, world)
     if answer.kind == "silence" or (answer.kind == "speech" and not answer.speech.strip()):
         return _on_silence(state, step, world)
 
     meaning = step.interpret(answer, state, world)
     if meaning is None:
-        return _missed(state, world, [Say("not_understood")])
+        decision = _missed(state, world, [Say("not_understood")])
+        return _with(decision, decision.state, {"meaning": "not_understood"})
+    if meaning.kind == "not_an_answer":
+        # Thinking aloud, "not sure", a question, another language: never
+        # taken as an answer; asked again, shorter, and counted like silence.
+        decision = _missed(state, world, NOT_AN_ANSWER_LINES.get(meaning.value, []))
+        heard_as = {"meaning": "not_an_answer", "heard_as": meaning.value}
+        return _with(decision, decision.state, heard_as)
+    if meaning.kind == "question":
+        decision = ask(state, world, _answer_question(meaning.value, state, world), short=True)
+        return _with(decision, decision.state, {"meaning": "question", "about": meaning.value})
+    if meaning.kind == "forgot":
+        help_key = "forgot_account" if state.step == "identify" else "forgot_pin"
+        decision = ask(state, world, [Say(help_key)], short=True)
+        return _with(decision, decision.state, {"meaning": "forgot"})
     understood = {"meaning": _recordable(state, meaning), "confident": meaning.confident}
     if not meaning.confident:
         pending = {
@@ -532,12 +810,29 @@ def decide(state: CallState, answer: Answer, world: World) -> Decision:
             "words": meaning.words,
         }
         if state.step == "choose":
-            sub = world.subscription(int(meaning.value))
-            pending["label"] = sub.plan if sub else meaning.value
+            pending["label"] = _choice_label(meaning.value, state, world)
         decision = ask(state.but(step="confirm", misses=0, pending=pending), world)
         return _with(decision, decision.state, understood)
     decision = step.apply(state, meaning, world)
     return _with(decision, decision.state, understood)
+
+
+# What the line says before asking again, by why the words were no answer.
+NOT_AN_ANSWER_LINES: dict[str, list[Say]] = {
+    "hesitation": [Say("take_your_time")],
+    "unsure": [Say("take_your_time")],
+    "question": [Say("cannot_answer")],
+    "other_language": [Say("not_understood")],
+}
+
+
+def _choice_label(value: str, state: CallState, world: World) -> str:
+    if value == "all":
+        assert state.customer_id is not None
+        subs = world.active_subscriptions(state.customer_id)
+        return " + ".join(s.plan for s in subs)
+    sub = world.subscription(int(value))
+    return sub.plan if sub else value
 
 
 def _recordable(state: CallState, meaning: Meaning) -> str:
@@ -562,8 +857,8 @@ def _asks_repeat(speech: str, world: World, state: CallState) -> bool:
 
 
 def _on_silence(state: CallState, step: Step, world: World) -> Decision:
-    if step.on_silence == "hangup":
-        return Decision(state.but(step="done"), (), Hangup())
+    if step.on_silence == "goodbye":
+        return _goodbye(state, world)
     return _missed(state, world, [])
 
 
@@ -599,7 +894,8 @@ def _after_dial(state: CallState, answer: Answer, world: World) -> Decision:
     status = answer.dial_status or "failed"
     state = state.but(agent_result=status)
     if status in ("completed", "answered"):
-        return Decision(state.but(step="done", outcome="agent", outcome_step="agent"), (), Hangup())
+        # The person has hung up; the caller may still be listening.
+        return _goodbye(state.but(outcome="agent", outcome_step="agent"), world)
     return go(state.but(agent_reason="no-answer"), "agent_unavailable", world)
 
 
@@ -614,8 +910,10 @@ def whisper(state: CallState, world: World) -> list[Say]:
         )
     else:
         who = Say("whisper_unknown", {"phone": state.caller or ""})
-    sub = world.subscription(state.subscription_id) if state.subscription_id else None
-    subscription = Say("whisper_subscription", {"plan": sub.plan}) if sub else Say(text="")
+    subs = _subscriptions(state, world)
+    subscription = (
+        Say("whisper_subscription", {"plan": _plans(subs, state, world)}) if subs else Say(text="")
+    )
     if state.reason_code or state.reason_text:
         reason = Say(
             "whisper_reason",

@@ -37,6 +37,9 @@ class CallState:
     account_number: str | None = None
     verified: bool = False
     subscription_id: int | None = None
+    # Every subscription being cancelled when the caller chose "all of them";
+    # empty for one (subscription_id).
+    subscription_ids: tuple[int, ...] = ()
     reason_code: str | None = None
     reason_text: str | None = None
     offer_id: int | None = None
@@ -52,6 +55,9 @@ class CallState:
     agent_requested: bool = False
     agent_result: str | None = None
     agent_reason: str | None = None
+    # What the caller heard when their cancellation or offer was confirmed
+    # (codes, dates), kept so "press star" can say it again word for word.
+    receipt: tuple[str, ...] = ()
 
     def but(self, **changes: Any) -> CallState:
         return dataclasses.replace(self, **changes)
@@ -73,6 +79,11 @@ class Say:
     params: Mapping[str, Any] = field(default_factory=dict)
     short: bool = False
     text: str | None = None
+    # Filled in with what the effect on this subscription produced (its
+    # confirmation code, the date service ends); nested Says share it.
+    results_of: int | None = None
+    # Part of the confirmation the caller can ask to hear again.
+    receipt: bool = False
 
 
 @dataclass(frozen=True)

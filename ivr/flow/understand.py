@@ -46,6 +46,9 @@ class Vocabulary:
     reasons: Mapping[str, tuple[Phrase, ...]]
     numbers: NumberWords
     hints: Mapping[str, tuple[str, ...]]
+    # Everyday words of the language ("the", "my", "el", "mi"): they tell
+    # whether the caller's own words are in this language at all.
+    common: frozenset[str] = frozenset()
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     @classmethod
@@ -67,6 +70,7 @@ class Vocabulary:
                 joiners=frozenset(normalize(w) for w in numbers.get("joiners", ())),
             ),
             hints={k: tuple(str(x) for x in v) for k, v in (data.get("hints") or {}).items()},
+            common=frozenset(t for p in _phrases(data.get("common", ())) for t in p),
             raw=data,
         )
 
@@ -179,12 +183,21 @@ def _negated_before(tokens: Sequence[str], start: int, negations: Sequence[Phras
     )
 
 
-def intent_of(text: str, vocab: Vocabulary, allowed: Iterable[str] | None = None) -> str | None:
-    """The intent the words carry most strongly, among those allowed."""
+def intent_of(
+    text: str,
+    vocab: Vocabulary,
+    allowed: Iterable[str] | None = None,
+    same: Mapping[str, str] | None = None,
+) -> str | None:
+    """The intent the words carry most strongly, among those allowed. `same`
+    names intents that mean the same at this step ({"cancel": "no"} at the
+    offer): they count as one, so "no, cancel it" is a clear no."""
     tokens = without_fillers(tokenize(text), vocab)
     scores: dict[str, int] = {}
     for m in find_matches(tokens, vocab.intents, vocab.negations):
         label = NEGATED_INTENT.get(m.label) if m.negated else m.label
+        if label and same:
+            label = same.get(label, label)
         if label:
             scores[label] = scores.get(label, 0) + (m.end - m.start)
     if allowed is not None:
@@ -196,6 +209,27 @@ def intent_of(text: str, vocab: Vocabulary, allowed: Iterable[str] | None = None
     winners = [k for k, v in scores.items() if v == best]
     # "yes, no" is no answer at all.
     return winners[0] if len(winners) == 1 else None
+
+
+def content_words(text: str, vocab: Vocabulary) -> list[str]:
+    """The words that carry meaning: fillers and punctuation dropped."""
+    return [t for t in without_fillers(tokenize(text), vocab) if t != BOUNDARY]
+
+
+def is_question(text: str, vocab: Vocabulary) -> bool:
+    """Asked rather than answered: a question mark in the transcript, or the
+    words open with a question word of the language ("what", "can you")."""
+    if "?" in text or "\u00bf" in text:
+        return True
+    words = content_words(text, vocab)
+    return any(
+        tuple(words[: len(phrase)]) == phrase for phrase in vocab.intents.get("question", ())
+    )
+
+
+def common_words(text: str, vocab: Vocabulary) -> int:
+    """How many of the words are everyday words of the vocabulary's language."""
+    return sum(1 for t in tokenize(text) if t in vocab.common)
 
 
 def wants_agent(text: str, vocab: Vocabulary) -> bool:

@@ -573,8 +573,10 @@ def test_declining_the_offer_is_a_clear_cancel(decline: Answer) -> None:
 def test_the_offer_says_what_the_caller_would_pay_and_after() -> None:
     call = at_reason()
     d = call(keys("1"))
-    price = Say("offer_price_discount", {"price": Decimal("29.99"), "months": 3,
-                                         "offer_price": Decimal("15.00")})
+    price = Say(
+        "offer_price_discount",
+        {"price": Decimal("29.99"), "months": 3, "offer_price": Decimal("15.00")},
+    )
     assert price in d.lines
     assert d.lines.index(price) < keys_of(d).index("offer_question")
 
@@ -593,8 +595,13 @@ def test_the_price_with_the_offer_is_answered_at_the_offer(question: str) -> Non
 def test_the_pause_offer_says_until_when_nothing_is_paid() -> None:
     call = at_reason()
     d = call(keys("2"))
-    assert Say("offer_price_pause", {"price": Decimal("29.99"), "months": 3,
-                                     "until": dt.date(2027, 3, 23)}) in d.lines
+    assert (
+        Say(
+            "offer_price_pause",
+            {"price": Decimal("29.99"), "months": 3, "until": dt.date(2027, 3, 23)},
+        )
+        in d.lines
+    )
 
 
 def at_choose() -> Call:

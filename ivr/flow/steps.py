@@ -226,16 +226,10 @@ def _answer_question(topic: str, state: CallState, world: World) -> list[Say]:
     subs = _subscriptions(state, world)
     offer = world.offer(state.offer_id) if state.offer_id and state.step == "offer" else None
     if topic == "ask_end":
-        return [
-            Say("answer_end", {"plan": _plan(s), "end_date": s.period_end})
-            for s in subs
-        ]
+        return [Say("answer_end", {"plan": _plan(s), "end_date": s.period_end}) for s in subs]
     lines: list[Say] = []
     if topic == "ask_price" or offer is None:
-        lines = [
-            Say("answer_price", {"plan": _plan(s), "price": s.price})
-            for s in subs
-        ]
+        lines = [Say("answer_price", {"plan": _plan(s), "price": s.price}) for s in subs]
     if offer is not None:
         lines.append(_offer_price(offer, subs))
     return lines
@@ -746,6 +740,8 @@ RESUMABLE = {
     "last_chance",
     "receipt",
 }
+
+
 def start(state: CallState, world: World) -> Decision:
     """The call comes in: recognise the caller ID, greet in their language."""
     if state.caller:

@@ -370,3 +370,29 @@ def test_search_by_the_confirmation_code_a_customer_quotes(app: Flask) -> None:
         page = calls_page(db.session(), CallFilters.from_args({"q": code}), None)
     sids = [row.call_sid for row in page.rows]
     assert sids == [t.call_sid] and other.call_sid not in sids
+
+
+@pytest.mark.parametrize(
+    "kind, detail, text",
+    [
+        (
+            "understood",
+            {"meaning": "not_an_answer", "heard_as": "other_language"},
+            "Not taken as an answer (other language); asked again",
+        ),
+        ("understood", {"meaning": "not_understood"}, "Not understood; asked again"),
+        ("understood", {"meaning": "question", "about": "ask_price"}, "Question answered (price)"),
+        ("understood", {"meaning": "agent"}, "Understood as agent"),
+        ("understood", {"meaning": "no", "confident": True}, "Understood as no (confident)"),
+        (
+            "cancelled",
+            {"subscription": "Premium", "ends": "2026-12-30", "confirmation": "12345678"},
+            "Cancelled Premium, service ends 2026-12-30, confirmation 12345678",
+        ),
+    ],
+)
+def test_the_timeline_says_why_words_were_not_an_answer(kind: str, detail: dict, text: str) -> None:
+    from ivr.console.timeline import describe_event
+    from ivr.models import CallEvent
+
+    assert describe_event(CallEvent(type=kind, detail=detail)) == text

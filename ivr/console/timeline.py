@@ -32,17 +32,31 @@ def describe_event(event: CallEvent) -> str:
         if "dial_status" in d:
             return f"Transfer ended: {d['dial_status']}"
     if kind == "understood":
+        meaning = d.get("meaning")
+        if meaning == "not_an_answer":
+            why = str(d.get("heard_as", "")).replace("_", " ")
+            return f"Not taken as an answer ({why}); asked again"
+        if meaning == "not_understood":
+            return "Not understood; asked again"
+        if meaning == "question":
+            return f"Question answered ({str(d.get('about', '')).removeprefix('ask_')})"
+        if meaning == "forgot":
+            return "Caller does not have it at hand; told where to find it"
+        if "confident" not in d:
+            return f"Understood as {meaning}"
         certainty = "confident" if d.get("confident") else "not sure"
-        return f"Understood as {d.get('meaning')} ({certainty})"
+        return f"Understood as {meaning} ({certainty})"
     if kind == "step":
         return f"Moved from {d.get('from')} to {d.get('to')}"
     if kind == "outcome":
         where = f" at {d['at_step']}" if d.get("at_step") else ""
         return f"Outcome: {d.get('outcome')}{where}"
+    code = f", confirmation {d['confirmation']}" if d.get("confirmation") else ""
     if kind == "cancelled":
-        return f"Cancelled {d.get('subscription', '')}, service ends {d.get('ends', '?')}"
+        ends = d.get("ends", "?")
+        return f"Cancelled {d.get('subscription', '')}, service ends {ends}{code}"
     if kind == "offer_applied":
-        return f"Offer {d.get('offer')} applied ({d.get('kind')})"
+        return f"Offer {d.get('offer')} applied ({d.get('kind')}){code}"
     if kind == "callback_requested":
         return f"Callback requested to {d.get('phone')} ({d.get('reason')})"
     if kind == "whisper":

@@ -21,7 +21,8 @@ from sqlalchemy import Connection, Integer, bindparam, column, delete, func, ins
 from sqlalchemy.orm import Session
 
 from . import billing
-from .flow.steps import STEPS, ask, decide, whisper
+from .billing import changes as billing_changes
+from .flow.steps import STEPS, account_unreachable, ask, decide, whisper
 from .flow.types import (
     Answer,
     ApplyOffer,
@@ -30,10 +31,12 @@ from .flow.types import (
     Decision,
     Digits,
     Effect,
+    LookupUnavailable,
     RequestCallback,
     Say,
 )
 from .models import (
+    BillingChange,
     Call,
     CallbackRequest,
     CallEvent,
@@ -110,6 +113,7 @@ REPLIES = WebhookReply.__table__
 SUBSCRIPTIONS = Subscription.__table__
 OFFERS = Offer.__table__
 CALLBACKS = CallbackRequest.__table__
+CHANGES = BillingChange.__table__
 
 
 class Row:
@@ -174,7 +178,12 @@ _READ_CALL = select(CALLS).where(CALLS.c.call_sid == bindparam("call_sid"))
 _REPLAY = select(REPLIES.c.twiml).where(
     REPLIES.c.call_sid == bindparam("call_sid"), REPLIES.c.request_key == bindparam("request_key")
 )
-_CODE_TAKEN = select(CALLS.c.id).where(CALLS.c.confirmation == bindparam("code"))
+# A confirmation code names a call, or one of its billing changes.
+_CODE_TAKEN = (
+    select(CALLS.c.id)
+    .where(CALLS.c.confirmation == bindparam("code"))
+    .union_all(select(CHANGES.c.call_id).where(CHANGES.c.confirmation == bindparam("code")))
+)
 _LOCK_SUBSCRIPTION = (
     select(SUBSCRIPTIONS).where(SUBSCRIPTIONS.c.id == bindparam("id")).with_for_update()
 )
@@ -356,23 +365,19 @@ def answer(
             return replay
 
     catalog = catalog_for(session, stamp)
-    world = DbWorld(session, catalog, config)
+    world = DbWorld(session, catalog, config, external=billing.current())
     state = state_of(call)
     _record_input(call, hook.answer)
-    if call.turn == 0 and hook.answer.kind != "start":
-        # We hold no record of this call (it began before a database restore,
-        # say): greet the caller afresh rather than guess where they were.
-        event(call, "unknown_call", {"answer": hook.answer.kind})
-        decision = decide(state, Answer("start"), world)
-    elif hook.turn is not None and hook.turn != call.turn and hook.answer.kind != "start":
-        # An answer to a question that is no longer open (a stale or reordered
-        # request): ask the current question again rather than act on it.
-        event(call, "stale_request", {"turn": hook.turn, "current_turn": call.turn})
-        decision = ask(state, world) if state.step in STEPS else decide(state, hook.answer, world)
-    else:
-        decision = decide(state, hook.answer, world)
+    try:
+        decision = _decide(call, state, hook, world)
+    except LookupUnavailable as exc:
+        # Billing did not answer within its deadline: the caller hears so,
+        # with a way forward; the record says why.
+        event(call, "billing_unreachable", {"error": str(exc.__cause__ or exc)})
+        greet = call.turn == 0 or hook.answer.kind == "start"
+        decision = account_unreachable(state, world, greet)
 
-    results = apply_effects(session, call, decision.effects)
+    results = apply_effects(session, call, decision.effects, config)
     if decision.understood:
         event(call, "understood", decision.understood)
     if decision.state.step != state.step:
@@ -393,6 +398,20 @@ def answer(
     return twiml
 
 
+def _decide(call: CallRow, state: CallState, hook: Webhook, world: DbWorld) -> Decision:
+    if call.turn == 0 and hook.answer.kind != "start":
+        # We hold no record of this call (it began before a database restore,
+        # say): greet the caller afresh rather than guess where they were.
+        event(call, "unknown_call", {"answer": hook.answer.kind})
+        return decide(state, Answer("start"), world)
+    if hook.turn is not None and hook.turn != call.turn and hook.answer.kind != "start":
+        # An answer to a question that is no longer open (a stale or reordered
+        # request): ask the current question again rather than act on it.
+        event(call, "stale_request", {"turn": hook.turn, "current_turn": call.turn})
+        return ask(state, world) if state.step in STEPS else decide(state, hook.answer, world)
+    return decide(state, hook.answer, world)
+
+
 def render_lines(catalog: Catalog, decision: Decision, results: Mapping[str, Any]) -> list[Spoken]:
     """The prompts of a decision, filled in with what its effects produced."""
     spoken: list[Spoken] = []
@@ -402,13 +421,20 @@ def render_lines(catalog: Catalog, decision: Decision, results: Mapping[str, Any
 
 
 def _with_results(say: Say, results: Mapping[str, Any]) -> Say:
+    """A Say with what the effects produced. A Say that names a subscription
+    (params["subscription_id"]) gets what that subscription's change produced
+    (its own confirmation code, end date...); any other gets the last change's."""
     if not results:
         return say
+    per_subscription = results.get(PER_SUBSCRIPTION) or {}
+    specific = per_subscription.get(say.params.get("subscription_id"), {})
+    results = {**results, **specific}
     params = {
         name: _with_results(value, results) if isinstance(value, Say) else value
         for name, value in say.params.items()
     }
-    return Say(say.key, {**params, **results}, say.short, say.text)
+    shared = {k: v for k, v in results.items() if k != PER_SUBSCRIPTION}
+    return Say(say.key, {**params, **shared}, say.short, say.text)
 
 
 def _spoken_detail(line: Spoken) -> dict[str, Any]:
@@ -437,16 +463,55 @@ def _mask(call: CallRow, heard: str) -> str:
     return "****" if call.step == "verify" else heard
 
 
-def apply_effects(session: Session, call: CallRow, effects: tuple[Effect, ...]) -> dict[str, Any]:
+# results[PER_SUBSCRIPTION][subscription id]: what that subscription's change
+# produced, for a decision with several changes (each has its own code).
+PER_SUBSCRIPTION = "per_subscription"
+
+
+def apply_effects(
+    session: Session,
+    call: CallRow,
+    effects: tuple[Effect, ...],
+    config: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Apply a decision's effects; what they produced, for the prompts.
+
+    Each Cancel or ApplyOffer is one billing change with its own confirmation
+    code (the call's code is its first change's). The line's subscription row
+    is changed here: with the embedded backend it is the billing record; with
+    an external one it is the mirror, and billing gets the change from a job
+    queued in this transaction (ivr/billing/jobs.py).
+    """
     conn = session.connection()
+    config = config or {}
     results: dict[str, Any] = {}
+    per_subscription: dict[int, dict[str, Any]] = {}
+    codes: set[str] = set()
     for effect in effects:
         if isinstance(effect, Cancel):
             sub = _lock_subscription(conn, effect.subscription_id)
-            results.update(billing.cancel(sub, effect.reason_code, effect.reason_text))
+            changed = billing.cancel(sub, effect.reason_code, effect.reason_text)
             _save_subscription(conn, sub)
-            results["code"] = Digits(confirmation_code(session, call))
-            event(call, "cancelled", {"subscription": sub.plan, "ends": str(sub.cancel_at)})
+            payload = {
+                "account": call.account_number,
+                "reason": effect.reason_code,
+                "comment": effect.reason_text,
+            }
+            code = _change_code(session, call, codes)
+            billing_changes.record(
+                conn,
+                config,
+                call_id=call.id,
+                subscription_id=sub.id,
+                kind="cancel",
+                payload=payload,
+                confirmation=code,
+            )
+            event(
+                call,
+                "cancelled",
+                {"subscription": sub.plan, "ends": str(sub.cancel_at), "confirmation": code},
+            )
         elif isinstance(effect, ApplyOffer):
             sub = _lock_subscription(conn, effect.subscription_id)
             found = conn.execute(_READ_OFFER, {"id": effect.offer_id}).mappings().first()
@@ -454,22 +519,53 @@ def apply_effects(session: Session, call: CallRow, effects: tuple[Effect, ...]) 
             offer = Row(found)
             changed = billing.apply_offer(sub, offer)
             _save_subscription(conn, sub)
-            results.update(changed)
             if offer.kind == "help":
                 _book_callback(conn, call, "offer_help")
-            results["code"] = Digits(confirmation_code(session, call))
+            payload = {
+                "account": call.account_number,
+                "offer": offer.code,
+                "kind": offer.kind,
+                "terms": dict(offer.terms or {}),
+            }
+            code = _change_code(session, call, codes)
+            billing_changes.record(
+                conn,
+                config,
+                call_id=call.id,
+                subscription_id=sub.id,
+                kind="offer",
+                payload=payload,
+                confirmation=code,
+            )
             event(
                 call,
                 "offer_applied",
                 {
                     "offer": offer.code,
                     "kind": offer.kind,
+                    "confirmation": code,
                     **{k: str(v) for k, v in changed.items()},
                 },
             )
-        elif isinstance(effect, RequestCallback):
+        else:
+            assert isinstance(effect, RequestCallback)
             _book_callback(conn, call, effect.reason)
+            continue
+        produced = {**changed, "code": Digits(code)}
+        results.update(produced)
+        per_subscription[sub.id] = produced
+    if per_subscription:
+        results[PER_SUBSCRIPTION] = per_subscription
     return results
+
+
+def _change_code(session: Session, call: CallRow, used: set[str]) -> str:
+    """The call's code for its first change; a code of its own for each other."""
+    code = confirmation_code(session, call)
+    if code in used:
+        code = _new_code(session)
+    used.add(code)
+    return code
 
 
 def _lock_subscription(conn: Connection, subscription_id: int) -> Row:
@@ -491,13 +587,16 @@ def _book_callback(conn: Connection, call: CallRow, reason: str) -> None:
 
 def confirmation_code(session: Session, call: CallRow) -> str:
     """Eight digits, unique among calls, read to the caller one by one."""
-    if call.confirmation:
-        return call.confirmation
+    if not call.confirmation:
+        call.confirmation = _new_code(session)
+    return str(call.confirmation)
+
+
+def _new_code(session: Session) -> str:
+    """Eight digits no call and no billing change has."""
     while True:
         code = f"{secrets.randbelow(10**8):08d}"
-        taken = session.connection().scalar(_CODE_TAKEN, {"code": code})
-        if taken is None:
-            call.confirmation = code
+        if session.connection().scalar(_CODE_TAKEN, {"code": code}) is None:
             return code
 
 

@@ -1,6 +1,6 @@
-"""Where cancellations and offers are applied.
+"""The embedded billing backend: the line's own subscriptions table.
 
-The embedded store is our own database (subscriptions table). Each function
+Each function
 is idempotent: applying the same change twice leaves the subscription as
 the first time left it. They change a subscription's attributes; the call
 service passes its rows (ivr.calls.Row) and writes back what changed.

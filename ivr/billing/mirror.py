@@ -10,7 +10,17 @@ same); everything else follows billing.
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, and_, case, exists, func, select
+from sqlalchemy import (
+    Connection,
+    and_,
+    case,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 
 from ..models import BillingChange, Customer, Subscription
@@ -19,6 +29,8 @@ from . import CustomerRecord
 CUSTOMERS = Customer.__table__
 SUBSCRIPTIONS = Subscription.__table__
 CHANGES = BillingChange.__table__
+# The status of a line's row that billing does not list (any more).
+NOT_IN_BILLING = "not_in_billing"
 
 
 def _customer_upsert() -> object:
@@ -35,11 +47,17 @@ def _customer_upsert() -> object:
 
 def _subscription_upsert() -> object:
     stmt = insert(SUBSCRIPTIONS)
-    change_on_its_way = exists().where(
-        and_(
-            CHANGES.c.subscription_id == SUBSCRIPTIONS.c.id,
-            CHANGES.c.state.in_(("pending", "retrying")),
+    # Literal states: the statement runs with many rows (executemany), where
+    # an expanding IN parameter cannot be used.
+    change_on_its_way = (
+        exists()
+        .where(
+            and_(
+                CHANGES.c.subscription_id == SUBSCRIPTIONS.c.id,
+                CHANGES.c.state.in_([literal_column("'pending'"), literal_column("'retrying'")]),
+            )
         )
+        .correlate(SUBSCRIPTIONS)
     )
     return stmt.on_conflict_do_update(
         index_elements=[SUBSCRIPTIONS.c.external_id],
@@ -95,6 +113,17 @@ def mirror(conn: Connection, record: CustomerRecord) -> int:
                 for s in record.subscriptions
             ],
         )
+    # Rows of this customer that billing no longer lists are not theirs to cancel.
+    listed = [s.id for s in record.subscriptions]
+    conn.execute(
+        update(SUBSCRIPTIONS)
+        .where(
+            SUBSCRIPTIONS.c.customer_id == customer_id,
+            SUBSCRIPTIONS.c.status != NOT_IN_BILLING,
+            or_(SUBSCRIPTIONS.c.external_id.is_(None), SUBSCRIPTIONS.c.external_id.not_in(listed)),
+        )
+        .values(status=NOT_IN_BILLING)
+    )
     return int(customer_id)
 
 

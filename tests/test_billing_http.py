@@ -297,3 +297,36 @@ def test_mirrored_subscriptions_follow_billing(
     assert sorted(by_status["active"]) == ["sub_100002_1", "sub_100002_2"]
     # The rows seeded before billing was connected are not billing's: not cancellable.
     assert by_status["not_in_billing"] == [None, None]
+
+
+def test_a_refused_change_fails_and_ops_retry_it_from_the_console(
+    line: Flask, billing_service: BillingService, workers
+) -> None:  # type: ignore[no-untyped-def]
+    from console_helpers import csrf, page, signed_in
+
+    billing_service.faults(mode="reject", scope="changes")
+    t = simulate_call(line, ["1234", "2", "2"], from_number=ADA)
+    workers()
+
+    def failed() -> BillingChange | None:
+        [change] = changes(line, t.record["call_sid"])
+        return change if change.state == "failed" else None
+
+    change = wait_for(failed)
+    assert change.attempts == 1 and "422" in (change.last_error or "")
+    time.sleep(2.5)  # longer than any retry wait: a refusal is not retried
+    assert failed() is not None
+    billing_service.faults()
+
+    client = signed_in(line, line.test_client(), "ops")
+    listed = page(client.get("/console/ops/billing"))
+    assert f'id="change-{change.id}"' in listed and "failed" in listed
+    no_token = client.post(f"/console/ops/billing/{change.id}/retry")
+    assert no_token.status_code in (400, 403)
+    response = client.post(
+        f"/console/ops/billing/{change.id}/retry", data={"csrf_token": csrf(client)}
+    )
+    assert response.status_code == 302
+    [change] = wait_for(lambda: applied(line, t.record["call_sid"]))
+    assert change.attempts == 2
+    assert len(billing_service.applied("sub_100001_1")) == 1

@@ -70,7 +70,7 @@ DEMO = [
 def create_app(db_path: str, secret: str, admin: bool = False) -> Flask:
     app = Flask(__name__)
     app.config.update(DB_PATH=db_path, SECRET=secret, ADMIN=admin)
-    # Test-only faults: {"mode": "ok" | "down" | "slow", "delay": seconds,
+    # Test-only faults: {"mode": "ok" | "down" | "reject" | "slow", "delay": seconds,
     # "scope": "all" | "changes" (look-ups answer normally)}
     faults: dict[str, Any] = {"mode": "ok", "delay": 0.0, "scope": "all"}
     lock = threading.Lock()
@@ -88,6 +88,8 @@ def create_app(db_path: str, secret: str, admin: bool = False) -> Flask:
             time.sleep(delay)
         elif mode == "down":
             return _error(503, "billing is down (test fault)")
+        elif mode == "reject":
+            return _error(422, "billing refuses this (test fault)")
         target = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
         target = target or request.full_path.rstrip("?")
         why = verify(

@@ -7,7 +7,7 @@ from __future__ import annotations
 from alembic import context
 
 from ivr import models  # noqa: F401  (registers the tables on Base.metadata)
-from ivr.db import Base
+from ivr.db import Base, ours
 
 config = context.config
 target_metadata = Base.metadata
@@ -29,6 +29,7 @@ def _run(connection) -> None:  # type: ignore[no-untyped-def]
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
+        include_name=ours,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
     )

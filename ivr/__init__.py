@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import cli, console, db, observability, prompts
+from . import billing, cli, console, db, observability, prompts
 from . import config as config_module
 from .voice import bp as voice_bp
 
@@ -24,6 +24,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _development_secrets(app)
 
     db.init_app(app)
+    billing.init_app(app)
     observability.init_app(app)
     prompts.init_app(app)
     app.register_blueprint(voice_bp)

@@ -21,7 +21,8 @@ from sqlalchemy import Connection, Integer, bindparam, column, delete, func, ins
 from sqlalchemy.orm import Session
 
 from . import billing
-from .flow.steps import STEPS, ask, decide, whisper
+from .billing import changes as billing_changes
+from .flow.steps import STEPS, account_unreachable, ask, decide, whisper
 from .flow.types import (
     Answer,
     ApplyOffer,
@@ -30,10 +31,12 @@ from .flow.types import (
     Decision,
     Digits,
     Effect,
+    LookupUnavailable,
     RequestCallback,
     Say,
 )
 from .models import (
+    BillingChange,
     Call,
     CallbackRequest,
     CallEvent,
@@ -112,6 +115,7 @@ REPLIES = WebhookReply.__table__
 SUBSCRIPTIONS = Subscription.__table__
 OFFERS = Offer.__table__
 CALLBACKS = CallbackRequest.__table__
+CHANGES = BillingChange.__table__
 
 
 class Row:
@@ -187,7 +191,12 @@ _READ_CALL = select(CALLS).where(CALLS.c.call_sid == bindparam("call_sid"))
 _REPLAY = select(REPLIES.c.twiml).where(
     REPLIES.c.call_sid == bindparam("call_sid"), REPLIES.c.request_key == bindparam("request_key")
 )
-_CODE_TAKEN = select(CALLS.c.id).where(CALLS.c.confirmation == bindparam("code"))
+# A confirmation code names a call, or one of its billing changes.
+_CODE_TAKEN = (
+    select(CALLS.c.id)
+    .where(CALLS.c.confirmation == bindparam("code"))
+    .union_all(select(CHANGES.c.call_id).where(CHANGES.c.confirmation == bindparam("code")))
+)
 _LOCK_SUBSCRIPTION = (
     select(SUBSCRIPTIONS).where(SUBSCRIPTIONS.c.id == bindparam("id")).with_for_update()
 )
@@ -369,23 +378,19 @@ def answer(
             return replay
 
     catalog = catalog_for(session, stamp)
-    world = DbWorld(session, catalog, config)
+    world = DbWorld(session, catalog, config, external=billing.current())
     state = state_of(call)
     _record_input(call, hook.answer)
-    if call.turn == 0 and hook.answer.kind != "start":
-        # We hold no record of this call (it began before a database restore,
-        # say): greet the caller afresh rather than guess where they were.
-        event(call, "unknown_call", {"answer": hook.answer.kind})
-        decision = decide(state, Answer("start"), world)
-    elif hook.turn is not None and hook.turn != call.turn and hook.answer.kind != "start":
-        # An answer to a question that is no longer open (a stale or reordered
-        # request): ask the current question again rather than act on it.
-        event(call, "stale_request", {"turn": hook.turn, "current_turn": call.turn})
-        decision = ask(state, world) if state.step in STEPS else decide(state, hook.answer, world)
-    else:
-        decision = decide(state, hook.answer, world)
+    try:
+        decision = _decide(call, state, hook, world)
+    except LookupUnavailable as exc:
+        # Billing did not answer within its deadline: the caller hears so,
+        # with a way forward; the record says why.
+        event(call, "billing_unreachable", {"error": str(exc.__cause__ or exc)})
+        greet = call.turn == 0 or hook.answer.kind == "start"
+        decision = account_unreachable(state, world, greet)
 
-    results = apply_effects(session, call, decision.effects)
+    results = apply_effects(session, call, decision.effects, config)
     spoken, receipt = render_lines(catalog, decision, results)
     if receipt:
         # Said again, word for word, when the caller presses star.
@@ -407,6 +412,20 @@ def answer(
     twiml = render(decision, spoken, call.turn, catalog)
     save(conn, call, {"call_sid": hook.call_sid, "request_key": hook.request_key, "twiml": twiml})
     return twiml
+
+
+def _decide(call: CallRow, state: CallState, hook: Webhook, world: DbWorld) -> Decision:
+    if call.turn == 0 and hook.answer.kind != "start":
+        # We hold no record of this call (it began before a database restore,
+        # say): greet the caller afresh rather than guess where they were.
+        event(call, "unknown_call", {"answer": hook.answer.kind})
+        return decide(state, Answer("start"), world)
+    if hook.turn is not None and hook.turn != call.turn and hook.answer.kind != "start":
+        # An answer to a question that is no longer open (a stale or reordered
+        # request): ask the current question again rather than act on it.
+        event(call, "stale_request", {"turn": hook.turn, "current_turn": call.turn})
+        return ask(state, world) if state.step in STEPS else decide(state, hook.answer, world)
+    return decide(state, hook.answer, world)
 
 
 Results = Mapping[int, Mapping[str, Any]]
@@ -466,20 +485,45 @@ def _mask(call: CallRow, heard: str) -> str:
 
 
 def apply_effects(
-    session: Session, call: CallRow, effects: tuple[Effect, ...]
+    session: Session,
+    call: CallRow,
+    effects: tuple[Effect, ...],
+    config: Mapping[str, Any] | None = None,
 ) -> dict[int, dict[str, Any]]:
-    """Apply the decision's effects; what each produced (its confirmation
-    code, the date service ends...), by the subscription it changed."""
+    """Apply a decision's effects; what each produced (its confirmation code,
+    the date service ends...), by the subscription it changed.
+
+    Each Cancel or ApplyOffer is one billing change with its own confirmation
+    code (the call's code is its first change's). The line's subscription row
+    is changed here: with the embedded backend it is the billing record; with
+    an external one it is the mirror, and billing gets the change from a job
+    queued in this transaction (ivr/billing/jobs.py).
+    """
     conn = session.connection()
+    config = config or {}
     results: dict[int, dict[str, Any]] = {}
+    codes: set[str] = set()
     help_booked = False
     for effect in effects:
         if isinstance(effect, Cancel):
             sub = _lock_subscription(conn, effect.subscription_id)
-            done = billing.cancel(sub, effect.reason_code, effect.reason_text)
+            changed = billing.cancel(sub, effect.reason_code, effect.reason_text)
             _save_subscription(conn, sub)
-            code = confirmation_code(session, call)
-            results[sub.id] = {**done, "code": Digits(code)}
+            payload = {
+                "account": call.account_number,
+                "reason": effect.reason_code,
+                "comment": effect.reason_text,
+            }
+            code = _change_code(session, call, codes)
+            billing_changes.record(
+                conn,
+                config,
+                call_id=call.id,
+                subscription_id=sub.id,
+                kind="cancel",
+                payload=payload,
+                confirmation=code,
+            )
             event(
                 call,
                 "cancelled",
@@ -496,8 +540,22 @@ def apply_effects(
                 # One specialist's call back, whatever the number of subscriptions.
                 _book_callback(conn, call, "offer_help")
                 help_booked = True
-            code = confirmation_code(session, call)
-            results[sub.id] = {**changed, "code": Digits(code)}
+            payload = {
+                "account": call.account_number,
+                "offer": offer.code,
+                "kind": offer.kind,
+                "terms": dict(offer.terms or {}),
+            }
+            code = _change_code(session, call, codes)
+            billing_changes.record(
+                conn,
+                config,
+                call_id=call.id,
+                subscription_id=sub.id,
+                kind="offer",
+                payload=payload,
+                confirmation=code,
+            )
             event(
                 call,
                 "offer_applied",
@@ -509,9 +567,21 @@ def apply_effects(
                     **{k: str(v) for k, v in changed.items()},
                 },
             )
-        elif isinstance(effect, RequestCallback):
+        else:
+            assert isinstance(effect, RequestCallback)
             _book_callback(conn, call, effect.reason)
+            continue
+        results[sub.id] = {**changed, "code": Digits(code)}
     return results
+
+
+def _change_code(session: Session, call: CallRow, used: set[str]) -> str:
+    """The call's code for its first change; a code of its own for each other."""
+    code = confirmation_code(session, call)
+    if code in used:
+        code = _new_code(session)
+    used.add(code)
+    return code
 
 
 def _lock_subscription(conn: Connection, subscription_id: int) -> Row:
@@ -532,24 +602,18 @@ def _book_callback(conn: Connection, call: CallRow, reason: str) -> None:
 
 
 def confirmation_code(session: Session, call: CallRow) -> str:
-    """Eight digits, read to the caller one by one: a new one for each change
-    the call makes. The call's record keeps the first (`confirmation`); each
-    change's event keeps its own."""
+    """Eight digits, unique among calls, read to the caller one by one."""
+    if not call.confirmation:
+        call.confirmation = _new_code(session)
+    return str(call.confirmation)
+
+
+def _new_code(session: Session) -> str:
+    """Eight digits no call and no billing change has."""
     while True:
         code = f"{secrets.randbelow(10**8):08d}"
-        taken = session.connection().scalar(_CODE_TAKEN, {"code": code})
-        if taken is None and code not in _codes_of(call):
-            if not call.confirmation:
-                call.confirmation = code
+        if session.connection().scalar(_CODE_TAKEN, {"code": code}) is None:
             return code
-
-
-def _codes_of(call: CallRow) -> set[str]:
-    return {
-        e["detail"]["confirmation"]
-        for e in call.new_events
-        if e["type"] in ("cancelled", "offer_applied")
-    }
 
 
 def whisper_lines(

@@ -17,9 +17,11 @@ ivr_cli = AppGroup("ivr", help="The cancellation line: database, demo data, call
 
 def init_app(app: Flask) -> None:
     from . import prompts_cli
+    from .billing import cli as billing_cli
     from .simulator.cli import call_command
 
     ivr_cli.add_command(call_command)
+    billing_cli.register(ivr_cli)
     prompts_cli.register(ivr_cli)
     app.cli.add_command(ivr_cli)
 
@@ -37,10 +39,13 @@ def upgrade_database() -> None:
     """Bring the schema to the newest migration."""
     from alembic import command
 
+    from .billing.schema import apply_job_schema
+
     cfg = alembic_config()
     with db.engine().begin() as connection:
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, "head")
+        apply_job_schema(connection)
 
 
 @ivr_cli.command("init-db")

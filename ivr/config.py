@@ -52,4 +52,18 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "LOG_LEVEL": env.get("LOG_LEVEL") or "INFO",
         # Twilio's webhooks are a few hundred bytes; larger bodies get 413.
         "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH") or 256 * 1024),
+        # Where cancellations and offers are applied (docs/billing-http.md):
+        # "embedded" (the line's own tables) or "http" (needs PostgreSQL).
+        "BILLING_BACKEND": env.get("BILLING_BACKEND") or "embedded",
+        "BILLING_HTTP_URL": env.get("BILLING_HTTP_URL") or None,
+        "BILLING_HTTP_SECRET": env.get("BILLING_HTTP_SECRET") or None,
+        # The deadline of one billing request, connect to last byte (seconds).
+        "BILLING_HTTP_TIMEOUT": float(env.get("BILLING_HTTP_TIMEOUT") or 2),
+        # Retries of a change billing could not take: first wait, longest wait (seconds).
+        "BILLING_RETRY_FIRST_WAIT": float(env.get("BILLING_RETRY_FIRST_WAIT") or 1),
+        "BILLING_RETRY_MAX_WAIT": float(env.get("BILLING_RETRY_MAX_WAIT") or 300),
+        # A worker beats every HEARTBEAT s; its jobs go back to the queue when
+        # it has been silent for STALLED_AFTER s (it died mid-job).
+        "BILLING_WORKER_HEARTBEAT": float(env.get("BILLING_WORKER_HEARTBEAT") or 2),
+        "BILLING_WORKER_STALLED_AFTER": float(env.get("BILLING_WORKER_STALLED_AFTER") or 10),
     }

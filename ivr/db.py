@@ -33,6 +33,12 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+def ours(name: str | None, type_: str, _parent_names: object = None) -> bool:
+    """Whether Alembic manages a table: the job engine's tables (procrastinate_*)
+    are procrastinate's own, applied by `ivr init-db` (ivr/billing/schema.py)."""
+    return not (type_ == "table" and name is not None and name.startswith("procrastinate_"))
+
+
 def make_engine(
     url: str, pool_size: int = 5, max_overflow: int = 5, ping_after_idle: float = 10.0
 ) -> Engine:

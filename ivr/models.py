@@ -84,7 +84,9 @@ class Customer(Base):
     name: Mapped[str] = mapped_column(String(200))
     phone: Mapped[str | None] = mapped_column(String(32), index=True)
     account_number: Mapped[str] = mapped_column(String(32), unique=True)
-    pin_hash: Mapped[str] = mapped_column(String(200))
+    # Null until a PIN is set (`ivr set-pin`): an external billing system's
+    # customers are mirrored here by account number, PINs stay with the line.
+    pin_hash: Mapped[str | None] = mapped_column(String(200))
     language: Mapped[str] = mapped_column(String(10), default="en-US")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -98,6 +100,9 @@ class Subscription(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    # The billing system's id of the subscription (BILLING_BACKEND=http); null
+    # where this table is the billing system itself (embedded).
+    external_id: Mapped[str | None] = mapped_column(String(100), unique=True)
     plan: Mapped[str] = mapped_column(String(100))
     price: Mapped[Decimal] = mapped_column(Numeric(10, 2))
     currency: Mapped[str] = mapped_column(String(3), default="USD")
@@ -296,3 +301,38 @@ class AuditLog(Base):
     actor: Mapped[str] = mapped_column(String(200))
     action: Mapped[str] = mapped_column(String(60))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+BILLING_CHANGE_STATES = ("pending", "retrying", "applied", "failed")
+
+
+class BillingChange(Base):
+    """One change a call decided (a cancellation or an accepted offer) and
+    where it stands in the billing system. Written in the webhook's
+    transaction with the call's record; a job applies it (ivr/billing/jobs.py)."""
+
+    __tablename__ = "billing_changes"
+    __table_args__ = (Index("ix_billing_changes_state_created_at", "state", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"), index=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id"))
+    # cancel | offer
+    kind: Mapped[str] = mapped_column(String(10))
+    # What is sent to billing (reason and words, or offer and terms).
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    backend: Mapped[str] = mapped_column(String(20))
+    # The same on every retry of this change, so billing applies it once.
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    confirmation: Mapped[str] = mapped_column(String(12), unique=True)
+    state: Mapped[str] = mapped_column(String(10), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    # What billing answered when it applied the change (e.g. {"ends_on": ...}).
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    applied_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+    call: Mapped[Call] = relationship()
+    subscription: Mapped[Subscription] = relationship()

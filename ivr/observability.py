@@ -312,6 +312,33 @@ class _CallsByOutcome:
         yield calls
 
 
+class _BillingChanges:
+    """Billing changes by state, and how long the oldest unapplied one has waited."""
+
+    def collect(self) -> Iterator[Metric]:
+        from .billing.status import summary
+
+        try:
+            with db.new_session() as session:
+                found = summary(session)
+        except Exception:
+            logging.getLogger("ivr.metrics").warning("metrics: cannot count billing changes")
+            return
+        changes = GaugeMetricFamily(
+            "ivr_billing_changes",
+            "Billing changes (cancellations, offers) on record, by state.",
+            labels=["state"],
+        )
+        for state, n in found.by_state.items():
+            changes.add_metric([state], n)
+        yield changes
+        yield GaugeMetricFamily(
+            "ivr_billing_oldest_unapplied_seconds",
+            "Age of the oldest billing change still pending or retrying (0: none).",
+            value=found.oldest_unfinished_seconds or 0,
+        )
+
+
 class _ThisProcess:
     def collect(self) -> Iterator[Metric]:
         return _METRICS.collect()
@@ -334,6 +361,7 @@ def metrics() -> Response:
     else:
         registry.register(_ThisProcess())
     registry.register(_CallsByOutcome())
+    registry.register(_BillingChanges())
     response = Response(generate_latest(registry), mimetype=None)
     response.headers["Content-Type"] = CONTENT_TYPE_LATEST
     response.headers["Cache-Control"] = "no-store"

@@ -12,7 +12,8 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash
 
-from .flow.types import CustomerFacts, OfferFacts, SubscriptionFacts
+from . import billing
+from .flow.types import CustomerFacts, LookupUnavailable, OfferFacts, SubscriptionFacts
 from .flow.understand import Vocabulary
 from .hours import Span, is_open, parse_hours
 from .models import Customer, Offer, Subscription, utcnow
@@ -63,12 +64,22 @@ _OFFER_BY_ID = select(*_OFFER).where(Offer.id == bindparam("id"))
 
 class DbWorld:
     """Reads with Core statements on the request's connection: a webhook
-    needs a few columns of a few rows, not ORM objects."""
+    needs a few columns of a few rows, not ORM objects.
+
+    With an external billing backend, finding a customer asks billing (within
+    its deadline) and mirrors the answer first (ivr/billing/mirror.py); if
+    billing cannot answer in time, LookupUnavailable."""
 
     def __init__(
-        self, session: Session, catalog: Catalog, config: Any, now: dt.datetime | None = None
+        self,
+        session: Session,
+        catalog: Catalog,
+        config: Any,
+        now: dt.datetime | None = None,
+        external: billing.Billing | None = None,
     ):
         self.conn = session.connection()
+        self.external = external
         self.catalog = catalog
         self.config = config
         self.now = now or utcnow()
@@ -82,10 +93,27 @@ class DbWorld:
         return self._customer("id", customer_id)
 
     def customer_by_phone(self, phone: str) -> CustomerFacts | None:
+        if self.external is not None:
+            found = self._ask_billing(lambda b: b.customers_by_phone(phone))
+            return self._mirrored(found[0]) if found else None
         return self._customer("phone", phone)
 
     def customer_by_account(self, account_number: str) -> CustomerFacts | None:
+        if self.external is not None:
+            found = self._ask_billing(lambda b: b.customer(account_number))
+            return self._mirrored(found) if found else None
         return self._customer("account", account_number)
+
+    def _ask_billing(self, question: Any) -> Any:
+        try:
+            return question(self.external)
+        except billing.BillingUnavailable as exc:
+            raise LookupUnavailable(str(exc)) from exc
+
+    def _mirrored(self, record: billing.CustomerRecord) -> CustomerFacts | None:
+        from .billing.mirror import mirror
+
+        return self.customer(mirror(self.conn, record))
 
     def _customer(self, by: str, key: Any) -> CustomerFacts | None:
         found = self.conn.execute(_CUSTOMER_BY[by], {"key": key}).first()

@@ -1,58 +1,124 @@
-"""Where cancellations and offers are applied.
+"""The boundary between the call and billing.
 
-The embedded store is our own database (subscriptions table). Each function
-is idempotent: applying the same change twice leaves the subscription as
-the first time left it. They change a subscription's attributes; the call
-service passes its rows (ivr.calls.Row) and writes back what changed.
+The flow reads customers and subscriptions through the World (ivr/world.py)
+and decides changes as effects; the call service (ivr/calls.py) records each
+change. What stands behind this boundary is chosen by BILLING_BACKEND:
+
+- `embedded` (default): the line's own customers and subscriptions tables
+  are the billing system; a change is applied in the webhook's transaction.
+- `http`: the company's billing service, over the signed contract of
+  docs/billing-http.md. Look-ups are made during the call with a deadline
+  and mirrored into the line's tables (ivr/billing/mirror.py); changes are
+  recorded with a job in the webhook's transaction and applied by a worker
+  (ivr/billing/jobs.py). Requires PostgreSQL.
 """
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
-from ..models import utcnow
+from flask import Flask, current_app
+
+from .embedded import add_months, apply_offer, cancel
+
+__all__ = [
+    "BACKENDS",
+    "Billing",
+    "BillingRejected",
+    "BillingUnavailable",
+    "CustomerRecord",
+    "SubscriptionRecord",
+    "add_months",
+    "apply_offer",
+    "backend_for",
+    "cancel",
+]
+
+BACKENDS = ("embedded", "http")
 
 
-def add_months(day: dt.date, months: int) -> dt.date:
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+class BillingUnavailable(Exception):
+    """Billing did not answer in time, could not be reached, or answered 5xx:
+    the same request may succeed later."""
 
 
-def cancel(sub: Any, reason_code: str | None, reason_text: str | None) -> dict[str, Any]:
-    """End the subscription at the end of its paid period; no further charges."""
-    if sub.status != "cancelled":
-        sub.status = "cancelled"
-        sub.cancel_at = sub.current_period_end
-        sub.cancelled_at = utcnow()
-        sub.cancellation_reason = reason_code
-        sub.cancellation_comment = reason_text
-    return {"end_date": sub.cancel_at, "plan": sub.plan}
+class BillingRejected(Exception):
+    """Billing refused the request (4xx other than 409): trying again the
+    same way will not help."""
 
 
-def apply_offer(sub: Any, offer: Any) -> dict[str, Any]:
-    """Apply the accepted offer; returns what changed, for the caller to hear."""
-    terms = offer.terms or {}
-    months = int(terms.get("months", 1))
-    if offer.kind == "discount":
-        sub.discount_percent = int(terms.get("percent", 0))
-        sub.discount_until = add_months(sub.current_period_end, months)
-        return {"percent": sub.discount_percent, "months": months, "until": sub.discount_until}
-    if offer.kind == "pause":
-        sub.status = "paused"
-        sub.paused_until = add_months(sub.current_period_end, months)
-        return {"months": months, "until": sub.paused_until}
-    if offer.kind == "free_period":
-        sub.free_until = add_months(sub.current_period_end, months)
-        return {"months": months, "until": sub.free_until}
-    if offer.kind == "downgrade":
-        sub.plan = str(terms["plan"])
-        sub.price = Decimal(str(terms["price"]))
-        return {"new_plan": sub.plan, "new_price": sub.price}
-    if offer.kind == "help":
-        # Nothing changes on the bill; the service books the specialist's call back.
-        return {}
-    raise ValueError(f"unknown offer kind {offer.kind!r}")
+@dataclass(frozen=True)
+class SubscriptionRecord:
+    id: str
+    plan: str
+    price: Decimal
+    currency: str
+    # active | cancelled | paused
+    status: str
+    current_period_end: dt.date
+
+
+@dataclass(frozen=True)
+class CustomerRecord:
+    account: str
+    name: str
+    phone: str | None
+    language: str
+    subscriptions: tuple[SubscriptionRecord, ...]
+
+
+@dataclass(frozen=True)
+class ChangeRequest:
+    """One change, as sent to billing: the same every time it is tried."""
+
+    kind: str  # cancel | offer
+    subscription: str  # billing's id of the subscription
+    body: Mapping[str, Any]
+    idempotency_key: str
+
+
+class Billing(Protocol):
+    """An external billing system. (The embedded backend is the line's own
+    tables and needs none of this.)"""
+
+    def customers_by_phone(self, phone: str) -> list[CustomerRecord]: ...
+
+    def customer(self, account: str) -> CustomerRecord | None: ...
+
+    def apply(self, change: ChangeRequest) -> dict[str, Any]:
+        """Apply a change; what billing answered. Raises BillingUnavailable
+        (try again later, with the same key) or BillingRejected."""
+        ...
+
+
+def init_app(app: Flask) -> None:
+    """Check the billing settings at start-up, and make the backend once."""
+    name = app.config.get("BILLING_BACKEND") or "embedded"
+    if name != "embedded" and not str(app.config["DATABASE_URL"]).startswith("postgres"):
+        raise RuntimeError(
+            f"BILLING_BACKEND={name} needs PostgreSQL (DATABASE_URL=postgresql://...): "
+            "its changes are applied by jobs queued in the database (docs/billing-http.md). "
+            "The embedded backend (the default) runs on SQLite."
+        )
+    app.extensions["ivr.billing"] = backend_for(app.config)
+
+
+def current() -> Billing | None:
+    """The app's external billing backend; None when billing is embedded."""
+    return current_app.extensions.get("ivr.billing")  # type: ignore[no-any-return]
+
+
+def backend_for(config: Mapping[str, Any]) -> Billing | None:
+    """The configured external backend, or None for the embedded one."""
+    name = config.get("BILLING_BACKEND") or "embedded"
+    if name == "embedded":
+        return None
+    if name == "http":
+        from .http import HttpBilling
+
+        return HttpBilling.from_config(config)
+    raise ValueError(f"BILLING_BACKEND={name!r}: expected one of {', '.join(BACKENDS)}")

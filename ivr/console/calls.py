@@ -22,10 +22,19 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
 from .. import db
-from ..models import OUTCOMES, REASON_CODES, Call, CallbackRequest, CallNote, Offer, utcnow
+from ..models import (
+    OUTCOMES,
+    REASON_CODES,
+    BillingChange,
+    Call,
+    CallbackRequest,
+    CallNote,
+    Offer,
+    utcnow,
+)
 from ..records import find_call
 from . import bp
-from .auth import audit, current_user, role_required
+from .auth import audit, current_user, has_role, role_required
 from .queries import LANGUAGES, CallFilters, Cursor, calls_page, iter_calls
 from .timeline import describe_event
 
@@ -154,12 +163,20 @@ def call_detail(call_sid: str) -> str:
     timeline = [
         (e, describe_event(e), (e.at - call.started_at).total_seconds()) for e in call.events
     ]
+    changes = [
+        (c, call.call_sid)
+        for c in s.scalars(
+            select(BillingChange).where(BillingChange.call_id == call.id).order_by(BillingChange.id)
+        )
+    ]
     return render_template(
         "console/call.html",
         call=call,
         timeline=timeline,
         notes=list(notes),
         callbacks=list(callbacks),
+        changes=changes,
+        can_retry=has_role(current_user(), "ops"),
         note_max=NOTE_MAX,
     )
 

@@ -68,6 +68,8 @@ ANSWERABLE = ("ask_price", "ask_offer_price", "ask_end")
 PAUSES = ("hesitate", "unsure")
 AGENT_KEY = "0"
 REPEAT_KEY = "*"
+# agent_reason when the caller's account could not be looked up in time.
+UNREACHABLE = "billing_unreachable"
 
 
 @dataclass(frozen=True)
@@ -159,7 +161,9 @@ def _ask_confirm_cancel(state: CallState, world: World, short: bool) -> list[Say
 
 
 def _ask_agent_unavailable(state: CallState, world: World, short: bool) -> list[Say]:
-    key = "agent_closed" if state.agent_reason == "closed" else "agent_unavailable"
+    key = {"closed": "agent_closed", UNREACHABLE: "account_unreachable"}.get(
+        state.agent_reason or "", "agent_unavailable"
+    )
     return [Say(key, short=short)]
 
 
@@ -933,3 +937,14 @@ def whisper(state: CallState, world: World) -> list[Say]:
             },
         )
     ]
+
+
+def account_unreachable(state: CallState, world: World, greet: bool) -> Decision:
+    """Billing could not tell us who the caller is in time: say so, nothing
+    changed, and offer a person (0), a call back (1) or another try (2), the
+    choices of `agent_unavailable`. Another try goes back to the question
+    that needed billing."""
+    lines = [Say("greeting", {"company": world.company_name})] if greet else []
+    back = state.step if state.step in STEPS else None
+    state = state.but(agent_reason=UNREACHABLE, return_step=back, pending=None)
+    return go(state, "agent_unavailable", world, lines)

@@ -163,8 +163,15 @@ class OfferFacts:
     wording: Mapping[str, str]
 
 
+class LookupUnavailable(Exception):
+    """The World could not find out in time (the billing system is slow or
+    down). The call service answers with `steps.account_unreachable`: the
+    line says so and offers a way forward, it never guesses."""
+
+
 class World(Protocol):
-    """What the flow may look up. Reads only: every change is an Effect."""
+    """What the flow may look up. Reads only: every change is an Effect.
+    A look-up that cannot be answered in time raises LookupUnavailable."""
 
     company_name: str
     speech_threshold: float

@@ -1,0 +1,226 @@
+"""Billing changes as jobs: recorded in the webhook's transaction, applied
+by a worker (`flask --app wsgi ivr worker`), with procrastinate as the
+job engine (docs/decisions/0010).
+
+The webhook inserts the change's row and defers its job on the same
+PostgreSQL connection, in the same transaction as the call's record: both
+are committed, or neither. A worker applies the change with its
+idempotency key; if billing is slow, down or answers 5xx the job is retried
+with backoff, the same key each time, until billing has it. A 4xx fails
+the job and the change (ops can retry it from the console). A worker that
+dies mid-job stops sending heartbeats; another worker's sweep puts its jobs
+back in the queue, and the idempotency key keeps a change that billing had
+already applied from being applied again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import procrastinate
+from flask import Flask
+from procrastinate.retry import BaseRetryStrategy, RetryDecision
+from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy.engine import make_url
+
+from .. import db
+from ..models import BillingChange, Call, Subscription, utcnow
+from . import BillingRejected, BillingUnavailable, ChangeRequest, backend_for
+
+log = logging.getLogger("ivr.billing")
+
+QUEUE = "billing"
+TASK = "ivr.apply_billing_change"
+CHANGES = BillingChange.__table__
+
+# The Flask app the worker process runs jobs in (set by `run_worker`).
+_worker_app: Flask | None = None
+
+
+class UntilApplied(BaseRetryStrategy):
+    """Retry while billing is unavailable, waiting twice as long each time
+    (up to `max_wait` seconds); never after a refusal."""
+
+    def __init__(self, first_wait: float, max_wait: float):
+        self.first_wait = first_wait
+        self.max_wait = max_wait
+
+    def get_retry_decision(
+        self, *, exception: BaseException, job: procrastinate.jobs.Job
+    ) -> RetryDecision | None:
+        if not isinstance(exception, BillingUnavailable):
+            return None
+        wait = min(self.max_wait, self.first_wait * 2 ** min(job.attempts, 30))
+        return RetryDecision(retry_in={"seconds": round(wait)})
+
+
+def conninfo(database_url: str) -> str:
+    """libpq's form of DATABASE_URL (procrastinate connects with psycopg)."""
+    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@functools.cache
+def _engine_app(conn_string: str, first_wait: float, max_wait: float) -> procrastinate.App:
+    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conn_string))
+    app.task(
+        name=TASK,
+        queue=QUEUE,
+        retry=UntilApplied(first_wait, max_wait),
+    )(_apply_change_job)
+    return app
+
+
+def engine_app(config: Mapping[str, Any]) -> procrastinate.App:
+    return _engine_app(
+        conninfo(config["DATABASE_URL"]),
+        float(config.get("BILLING_RETRY_FIRST_WAIT") or 1),
+        float(config.get("BILLING_RETRY_MAX_WAIT") or 300),
+    )
+
+
+def defer(conn: Connection, config: Mapping[str, Any], change_id: int) -> None:
+    """Queue the change's job on the webhook's own connection: it commits
+    (or rolls back) with the call's record."""
+    task = engine_app(config).tasks[TASK]
+    driver_connection = conn.connection.driver_connection
+    # One job at a time per change, whoever queued it (the call, ops' retry).
+    task.configure(connection=driver_connection, lock=f"billing-change-{change_id}").defer(
+        change_id=change_id
+    )
+
+
+# --- the job ------------------------------------------------------------------------
+
+_READ_CHANGE = (
+    select(
+        CHANGES,
+        Subscription.__table__.c.external_id,
+        Call.__table__.c.call_sid,
+    )
+    .join(Subscription.__table__, Subscription.__table__.c.id == CHANGES.c.subscription_id)
+    .join(Call.__table__, Call.__table__.c.id == CHANGES.c.call_id)
+    .where(CHANGES.c.id == bindparam("id"))
+    .with_for_update(of=CHANGES)
+)
+
+
+def _apply_change_job(change_id: int) -> None:
+    assert _worker_app is not None, "jobs run in `flask --app wsgi ivr worker`"
+    with _worker_app.app_context():
+        apply_change(change_id, _worker_app.config)
+
+
+def apply_change(change_id: int, config: Mapping[str, Any]) -> str:
+    """Apply one change in billing; its new state. Raises BillingUnavailable
+    (the job is retried) or BillingRejected (the job fails)."""
+    backend = backend_for(config)
+    assert backend is not None, "billing changes are queued only for an external backend"
+    with db.new_session() as s:
+        conn = s.connection()
+        row = conn.execute(_READ_CHANGE, {"id": change_id}).mappings().first()
+        if row is None:
+            log.warning("billing change %s is gone; nothing to apply", change_id)
+            return "missing"
+        if row["state"] in ("applied", "failed"):
+            # Applied by an earlier try that lost its job; or failed, until ops retry it.
+            return str(row["state"])
+        request = ChangeRequest(
+            kind=row["kind"],
+            subscription=row["external_id"],
+            body={
+                **row["payload"],
+                "call_sid": row["call_sid"],
+                "confirmation": row["confirmation"],
+            },
+            idempotency_key=row["idempotency_key"],
+        )
+        # The row stays locked while billing is asked: two workers never apply
+        # one change at once (the job's lock already sees to it; this is the
+        # database's word for it).
+        try:
+            result = backend.apply(request)
+        except BillingUnavailable as exc:
+            _record(conn, change_id, row, "retrying", str(exc))
+            s.commit()
+            log.warning("billing change %s: %s; will retry", change_id, exc)
+            raise
+        except BillingRejected as exc:
+            _record(conn, change_id, row, "failed", str(exc))
+            s.commit()
+            log.error("billing change %s refused: %s", change_id, exc)
+            raise
+        _record(conn, change_id, row, "applied", None, result)
+        s.commit()
+        return "applied"
+
+
+def _record(
+    conn: Connection,
+    change_id: int,
+    row: Mapping[str, Any],
+    state: str,
+    error: str | None,
+    result: Mapping[str, Any] | None = None,
+) -> None:
+    now = utcnow()
+    values: dict[str, Any] = {
+        "state": state,
+        "attempts": row["attempts"] + 1,
+        "updated_at": now,
+    }
+    if error is not None:
+        values["last_error"] = error[:2000]
+    if state == "applied":
+        values["applied_at"] = now
+        values["result"] = dict(result or {})
+    conn.execute(update(CHANGES).where(CHANGES.c.id == change_id).values(values))
+
+
+# --- the worker ---------------------------------------------------------------------
+
+
+def run_worker(flask_app: Flask, concurrency: int) -> None:
+    """Run jobs until SIGTERM/SIGINT, and put back the jobs of workers that
+    died (their heartbeats stopped)."""
+    global _worker_app
+    _worker_app = flask_app
+    config = flask_app.config
+    heartbeat = float(config.get("BILLING_WORKER_HEARTBEAT") or 2)
+    stalled_after = float(config.get("BILLING_WORKER_STALLED_AFTER") or 10)
+    app = engine_app(config)
+
+    async def main() -> None:
+        async with app.open_async():
+            sweeper = asyncio.create_task(_sweep_stalled(app, stalled_after))
+            try:
+                await app.run_worker_async(
+                    queues=[QUEUE],
+                    concurrency=concurrency,
+                    update_heartbeat_interval=heartbeat,
+                    stalled_worker_timeout=stalled_after,
+                    install_signal_handlers=True,
+                )
+            finally:
+                sweeper.cancel()
+
+    asyncio.run(main())
+
+
+async def _sweep_stalled(app: procrastinate.App, stalled_after: float) -> None:
+    """Every few seconds: jobs 'doing' on a worker without a recent heartbeat
+    go back to the queue (procrastinate's stalled-job retrieval)."""
+    while True:
+        await asyncio.sleep(max(1.0, stalled_after / 3))
+        try:
+            stalled = await app.job_manager.get_stalled_jobs(
+                queue=QUEUE, seconds_since_heartbeat=stalled_after
+            )
+            for job in stalled:
+                log.warning("putting back job %s of a stalled worker", job.id)
+                await app.job_manager.retry_job(job)
+        except procrastinate.exceptions.ConnectorException as exc:
+            log.warning("stalled-job sweep failed: %s", exc)

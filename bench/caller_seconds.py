@@ -31,6 +31,8 @@ PATHS = [
     ("keypad, both subscriptions", "+15550100002", ["5678", "3", "1", "2"]),
     ("keypad, unknown number", "+15550107777", ["100001#", "1234", "1", "2"]),
     ("Spanish, keypad", "+15550100004", ["2468", "1", "2"]),
+    # Minnesota's rules: no offer before cancelling, so one explicit cancel.
+    ("Minnesota, keypad", "+15550100001", ["1234", "1", "1"], "MN"),
 ]
 
 
@@ -53,7 +55,7 @@ def main() -> None:
         with app.app_context():
             upgrade_database()
         print(f"{'path':32} {'outcome':10} {'to the result':>14} {'in all':>8}")
-        for name, caller, answers in PATHS:
+        for name, caller, answers, *state in PATHS:
             with app.app_context():
                 # Each path starts from the demo data as seeded.
                 s = db.session()
@@ -61,7 +63,7 @@ def main() -> None:
                     s.execute(table.delete())
                 seed_demo(s, app.config["VOICE_PROMPTS_DIR"])
                 s.commit()
-            t = simulate_call(app, answers, from_number=caller)
+            t = simulate_call(app, answers, from_number=caller, from_state=(state or ["NY"])[0])
             print(
                 f"{name:32} {t.outcome or '?':10} {seconds_to_the_result(t):13.1f}s "
                 f"{t.caller_seconds:7.1f}s"

@@ -32,6 +32,7 @@ from .flow.types import (
     Digits,
     Effect,
     LookupUnavailable,
+    Reinstate,
     RequestCallback,
     Say,
 )
@@ -70,6 +71,12 @@ _COLUMNS = (
 _FLOW_FIELDS = (
     "subscription_ids",
     "receipt",
+    "from_state",
+    "region",
+    "region_source",
+    "offer_timing",
+    "recording_notice",
+    "offer_permission",
     "misses",
     "pin_tries",
     "account_tries",
@@ -89,6 +96,8 @@ class Webhook:
     # The turn the TwiML was rendered for; None for the first request.
     turn: int | None = None
     request_key: str = ""
+    # Twilio's FromState: where the caller's number is from.
+    from_state: str | None = None
 
 
 Renderer = Callable[[Decision, list[Spoken], int, Catalog], str]
@@ -380,6 +389,8 @@ def answer(
     catalog = catalog_for(session, stamp)
     world = DbWorld(session, catalog, config, external=billing.current())
     state = state_of(call)
+    if state.from_state is None and hook.from_state:
+        state = state.but(from_state=hook.from_state)
     _record_input(call, hook.answer)
     try:
         decision = _decide(call, state, hook, world)
@@ -390,13 +401,17 @@ def answer(
         greet = call.turn == 0 or hook.answer.kind == "start"
         decision = account_unreachable(state, world, greet)
 
+    # What was understood and asked for, then what was done about it.
+    if decision.understood:
+        event(call, "understood", decision.understood)
+    for kind, detail in decision.records:
+        event(call, kind, detail)
     results = apply_effects(session, call, decision.effects, config)
-    spoken, receipt = render_lines(catalog, decision, results)
+    spoken, marks = render_lines(catalog, decision, results)
+    receipt = [line.text for line, mark in zip(spoken, marks, strict=True) if mark == "receipt"]
     if receipt:
         # Said again, word for word, when the caller presses star.
         decision = replace(decision, state=decision.state.but(receipt=tuple(receipt)))
-    if decision.understood:
-        event(call, "understood", decision.understood)
     if decision.state.step != state.step:
         event(call, "step", {"from": state.step, "to": decision.state.step})
     store_state(call, decision.state)
@@ -407,8 +422,8 @@ def answer(
         event(call, "outcome", {"outcome": decision.state.outcome})
     call.turn += 1
 
-    for line in spoken:
-        event(call, "prompt", _spoken_detail(line))
+    for line, mark in zip(spoken, marks, strict=True):
+        event(call, "prompt", _spoken_detail(line, mark))
     twiml = render(decision, spoken, call.turn, catalog)
     save(conn, call, {"call_sid": hook.call_sid, "request_key": hook.request_key, "twiml": twiml})
     return twiml
@@ -433,17 +448,16 @@ Results = Mapping[int, Mapping[str, Any]]
 
 def render_lines(
     catalog: Catalog, decision: Decision, results: Results
-) -> tuple[list[Spoken], list[str]]:
+) -> tuple[list[Spoken], list[str | None]]:
     """The prompts of a decision, filled in with what its effects produced;
-    and the texts of the confirmation among them (the receipt)."""
+    and, line by line, what each is for the record (Say.mark)."""
     spoken: list[Spoken] = []
-    receipt: list[str] = []
+    marks: list[str | None] = []
     for line in decision.lines:
         rendered = catalog.render(decision.state.language, _with_results(line, results))
         spoken.extend(rendered)
-        if line.receipt:
-            receipt.extend(s.text for s in rendered)
-    return spoken, receipt
+        marks.extend(line.mark for _ in rendered)
+    return spoken, marks
 
 
 def _with_results(say: Say, results: Results, inherited: Mapping[str, Any] | None = None) -> Say:
@@ -458,10 +472,13 @@ def _with_results(say: Say, results: Results, inherited: Mapping[str, Any] | Non
     return replace(say, params={**params, **own})
 
 
-def _spoken_detail(line: Spoken) -> dict[str, Any]:
+def _spoken_detail(line: Spoken, mark: str | None = None) -> dict[str, Any]:
     detail: dict[str, Any] = {"key": line.key, "text": line.text, "language": line.language}
     if line.audio:
         detail["audio"] = line.audio
+    if mark:
+        # What the line is, for the proof of what the caller heard (compliance).
+        detail["mark"] = mark
     return detail
 
 
@@ -502,7 +519,6 @@ def apply_effects(
     conn = session.connection()
     config = config or {}
     results: dict[int, dict[str, Any]] = {}
-    codes: set[str] = set()
     help_booked = False
     for effect in effects:
         if isinstance(effect, Cancel):
@@ -514,7 +530,7 @@ def apply_effects(
                 "reason": effect.reason_code,
                 "comment": effect.reason_text,
             }
-            code = _change_code(session, call, codes)
+            code = _change_code(session, call)
             billing_changes.record(
                 conn,
                 config,
@@ -546,7 +562,7 @@ def apply_effects(
                 "kind": offer.kind,
                 "terms": dict(offer.terms or {}),
             }
-            code = _change_code(session, call, codes)
+            code = _change_code(session, call)
             billing_changes.record(
                 conn,
                 config,
@@ -567,6 +583,23 @@ def apply_effects(
                     **{k: str(v) for k, v in changed.items()},
                 },
             )
+        elif isinstance(effect, Reinstate):
+            sub = _lock_subscription(conn, effect.subscription_id)
+            billing.reinstate(sub)
+            _save_subscription(conn, sub)
+            # A change of its own; the caller hears the code of the offer that follows.
+            code = _change_code(session, call)
+            billing_changes.record(
+                conn,
+                config,
+                call_id=call.id,
+                subscription_id=sub.id,
+                kind="reinstate",
+                payload={"account": call.account_number},
+                confirmation=code,
+            )
+            event(call, "reinstated", {"subscription": sub.plan, "confirmation": code})
+            continue
         else:
             assert isinstance(effect, RequestCallback)
             _book_callback(conn, call, effect.reason)
@@ -575,13 +608,12 @@ def apply_effects(
     return results
 
 
-def _change_code(session: Session, call: CallRow, used: set[str]) -> str:
-    """The call's code for its first change; a code of its own for each other."""
-    code = confirmation_code(session, call)
-    if code in used:
-        code = _new_code(session)
-    used.add(code)
-    return code
+def _change_code(session: Session, call: CallRow) -> str:
+    """The call's code for its first change; a code of its own for each other
+    (in this webhook or a later one: an offer taken after cancelling)."""
+    if not call.confirmation:
+        return confirmation_code(session, call)
+    return _new_code(session)
 
 
 def _lock_subscription(conn: Connection, subscription_id: int) -> Row:

@@ -82,3 +82,58 @@ def show_call_command(call_sid: str) -> None:
 
 def _safe_url() -> str:
     return db.engine().url.render_as_string(hide_password=True)
+
+
+@ivr_cli.group("compliance")
+def compliance_group() -> None:
+    """Proof that cancelling stayed lawful (docs/compliance.md)."""
+
+
+@compliance_group.command("report")
+@click.option(
+    "--from", "start", required=True, type=click.DateTime(["%Y-%m-%d"]), help="First day (UTC)."
+)
+@click.option(
+    "--to",
+    "end",
+    required=True,
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Last day (UTC), included.",
+)
+@click.option(
+    "--state", default=None, help="Only calls under this state's rules (two letters, e.g. CA)."
+)
+@click.option(
+    "--csv", "as_csv", is_flag=True, help="One row per call, for a regulator or an auditor."
+)
+def compliance_report_command(start, end, state: str | None, as_csv: bool) -> None:  # type: ignore[no-untyped-def]
+    """Every call from --from to --to: the rules applied and why, the disclosure
+    heard, "cancel" said and processed, offers heard, and each rule broken."""
+    from . import compliance
+    from .jurisdictions import state_code
+
+    if end < start:
+        raise click.BadParameter("--to is before --from", param_hint="--to")
+    code = None
+    if state is not None:
+        code = state_code(state)
+        if code is None:
+            raise click.BadParameter(
+                f"{state!r} is not a two-letter state code", param_hint="--state"
+            )
+    found = compliance.proofs(db.session(), start.date(), end.date(), code)
+    if as_csv:
+        for chunk in compliance.to_csv(found):
+            click.echo(chunk, nl=False)
+        return
+    result = compliance.summary(found)
+    where = f" under {code}'s rules" if code else ""
+    click.echo(f"Calls from {start:%Y-%m-%d} to {end:%Y-%m-%d}{where}: {result['calls']}")
+    for name, count in sorted(result["by_state"].items()):
+        click.echo(f"  {name}: {count}")
+    total = sum(result["violations"].values())
+    click.echo(f"Calls that broke a rule: {len(result['broken'])}" + ("" if total else " (none)"))
+    for name, count in result["violations"].items():
+        click.echo(f"  {name}: {count}  ({compliance.VIOLATIONS[name]})")
+    for proof in result["broken"]:
+        click.echo(f"  {proof.call_sid}: {', '.join(proof.violations)}")

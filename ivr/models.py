@@ -88,6 +88,9 @@ class Customer(Base):
     # customers are mirrored here by account number, PINs stay with the line.
     pin_hash: Mapped[str | None] = mapped_column(String(200))
     language: Mapped[str] = mapped_column(String(10), default="en-US")
+    # The US state on file (two letters), when billing has one: it decides
+    # which cancellation rules apply (ivr/jurisdictions.py).
+    state: Mapped[str | None] = mapped_column(String(2))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     subscriptions: Mapped[list[Subscription]] = relationship(

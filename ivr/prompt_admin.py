@@ -40,6 +40,7 @@ import yaml
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from . import jurisdictions
 from .flow.types import Say
 from .flow.understand import BOUNDARY, tokenize
 from .models import OFFER_KINDS, REASON_CODES, AuditLog, Offer, OfferChange, PromptVersion
@@ -291,6 +292,10 @@ def check_prompts(directory: str | Path) -> list[Problem]:
                 problems.append(Problem(file, language, key, message))
             earlier[key] = [p for p in phrases if isinstance(p, str)]
     problems.extend(_offer_file_problems(directory, stems))
+    problems.extend(
+        Problem(jurisdictions.FILE_NAME, "-", "-", message)
+        for message in jurisdictions.check(directory)
+    )
     return problems
 
 
@@ -1252,10 +1257,11 @@ def export(
         written.append(path)
 
     if source_dir.resolve() != target.resolve():
-        samples = source_dir / SAMPLES_FILE
-        if samples.is_file():
-            shutil.copyfile(samples, target / SAMPLES_FILE)
-            written.append(target / SAMPLES_FILE)
+        # Files edited only in git go along as they are.
+        for name in (SAMPLES_FILE, jurisdictions.FILE_NAME):
+            if (source_dir / name).is_file():
+                shutil.copyfile(source_dir / name, target / name)
+                written.append(target / name)
         audio = source_dir / "audio"
         if audio.is_dir():
             shutil.copytree(audio, target / "audio", dirs_exist_ok=True)

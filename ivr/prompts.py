@@ -24,6 +24,7 @@ from flask import Flask, current_app
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from . import jurisdictions
 from .flow.types import Digits, Say
 from .flow.understand import Vocabulary
 
@@ -257,6 +258,9 @@ def init_app(app: Flask) -> None:
         "baseline": load_baseline(app.config["VOICE_PROMPTS_DIR"]),
         "catalog": None,
     }
+    # The rules of where the caller lives, read with the prompts (and like
+    # them, a broken file stops the app here rather than mid-call).
+    app.extensions["ivr.jurisdictions"] = jurisdictions.load(app.config["VOICE_PROMPTS_DIR"])
 
 
 def baseline() -> dict[str, LanguagePack]:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any, Literal
 
+from flask import current_app
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash
@@ -16,6 +17,7 @@ from . import billing
 from .flow.types import CustomerFacts, LookupUnavailable, OfferFacts, SubscriptionFacts
 from .flow.understand import Vocabulary
 from .hours import Span, is_open, parse_hours
+from .jurisdictions import Jurisdiction, Jurisdictions
 from .models import Customer, Offer, Subscription, utcnow
 from .prompts import Catalog
 
@@ -25,7 +27,13 @@ def _hours(text: str) -> list[Span]:
     return parse_hours(text)
 
 
-_CUSTOMER = (Customer.id, Customer.name, Customer.account_number, Customer.language)
+_CUSTOMER = (
+    Customer.id,
+    Customer.name,
+    Customer.account_number,
+    Customer.language,
+    Customer.state,
+)
 _SUBSCRIPTION = (
     Subscription.id,
     Subscription.plan,
@@ -136,6 +144,10 @@ class DbWorld:
 
     def offer(self, offer_id: int) -> OfferFacts | None:
         return _offer(self.conn.execute(_OFFER_BY_ID, {"id": offer_id}).first())
+
+    def jurisdiction(self, on_file: str | None, from_state: str | None) -> Jurisdiction:
+        rules: Jurisdictions = current_app.extensions["ivr.jurisdictions"]
+        return rules.resolve(on_file, from_state)
 
     def agents(self) -> Literal["open", "closed"]:
         if not self.config.get("AGENT_NUMBER"):

@@ -151,6 +151,7 @@ class Twilio:
             "To": "+15550109999",
             "CallStatus": "in-progress",
             "Direction": "inbound",
+            "FromState": "NY",  # as Twilio sends for a US number
             "ApiVersion": "2010-04-01",
             **extra,
         }

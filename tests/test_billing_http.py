@@ -149,6 +149,28 @@ def test_an_accepted_offer_is_applied_in_billing(
     assert done["kind"] == "offer"
 
 
+def test_an_offer_taken_after_cancelling_reinstates_then_applies_in_billing(
+    line: Flask, billing_service: BillingService, workers
+) -> None:  # type: ignore[no-untyped-def]
+    """Minnesota's rules: cancelled first, then the offer on the caller's yes.
+    Billing gets the cancellation, the reinstatement and the offer, in that order."""
+    answers = ["1234", "1", "1", "1", "1"]
+    t = simulate_call(line, answers, from_number=ADA, from_state="MN")
+    assert t.outcome == "saved" and t.record["offer_accepted"] is True
+    workers()
+    done = wait_for(lambda: applied(line, t.record["call_sid"]))
+    assert [c.kind for c in done] == ["cancel", "reinstate", "offer"]
+    assert len({c.confirmation for c in done}) == 3
+    sub = billing_service.subscription("sub_100001_1")
+    assert sub["status"] == "active"
+    assert json.loads(sub["discount"]) == {"percent": 50, "months": 3}
+    assert [a["kind"] for a in billing_service.applied("sub_100001_1")] == [
+        "cancel",
+        "reinstate",
+        "offer",
+    ]
+
+
 def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
     req = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:

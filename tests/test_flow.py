@@ -10,6 +10,7 @@ from typing import Literal
 
 import pytest
 
+from ivr import jurisdictions
 from ivr.config import PROJECT_ROOT
 from ivr.flow.steps import STEPS, decide
 from ivr.flow.types import (
@@ -22,15 +23,18 @@ from ivr.flow.types import (
     Hangup,
     Listen,
     OfferFacts,
+    Reinstate,
     RequestCallback,
     Say,
     SubscriptionFacts,
     Transfer,
 )
 from ivr.flow.understand import Vocabulary
+from ivr.jurisdictions import Jurisdiction
 from ivr.prompts import load_baseline
 
 PACKS = load_baseline(PROJECT_ROOT / "voice_prompts")
+RULES = jurisdictions.load(PROJECT_ROOT / "voice_prompts")
 END = dt.date(2026, 12, 23)
 
 
@@ -79,6 +83,9 @@ class FakeWorld:
 
     def agents(self) -> Literal["open", "closed"]:
         return "open" if self.open_ else "closed"
+
+    def jurisdiction(self, on_file: str | None, from_state: str | None) -> Jurisdiction:
+        return RULES.resolve(on_file, from_state)
 
 
 def world() -> FakeWorld:
@@ -131,9 +138,15 @@ def keys_of(decision: Decision) -> list[str | None]:
 class Call:
     """Drives decide() turn by turn, as the service would."""
 
-    def __init__(self, caller: str | None = "+15550100001", w: FakeWorld | None = None):
+    def __init__(
+        self,
+        caller: str | None = "+15550100001",
+        w: FakeWorld | None = None,
+        from_state: str | None = "NY",
+    ):
         self.world = w or world()
-        self.decision = decide(CallState(caller=caller), Answer("start"), self.world)
+        state = CallState(caller=caller, from_state=from_state)
+        self.decision = decide(state, Answer("start"), self.world)
 
     @property
     def state(self) -> CallState:
@@ -191,7 +204,7 @@ def test_keypad_cancellation_with_declined_offer() -> None:
     assert d.effects == (Cancel(11, "too_expensive", None),)
     # The confirmation, then one chance to hear it again before goodbye.
     assert keys_of(d) == ["cancelled", "hear_again"]
-    assert d.lines[0].receipt and d.lines[0].results_of == 11
+    assert d.lines[0].mark == "receipt" and d.lines[0].results_of == 11
     assert d.then == Listen("receipt")
     assert d.state.offer_accepted is False
     d = call(SILENCE)
@@ -624,7 +637,7 @@ def test_both_cancels_each_subscription_with_one_reason(both: Answer) -> None:
         Cancel(22, "too_expensive", None),
     )
     # One confirmation per subscription, each with its own code.
-    receipts = [line for line in d.lines if line.receipt]
+    receipts = [line for line in d.lines if line.mark == "receipt"]
     assert [line.results_of for line in receipts] == [21, 22]
     assert [line.params["plan"] for line in receipts] == [
         Say(text="Streaming Basic"),
@@ -734,11 +747,19 @@ def _reach_every_step() -> dict[str, list[Call]]:
         ("+15550100001", False, [keys("0001"), keys("0002"), keys("0003")]),
         ("+15550100001", True, [keys("1234"), keys("1"), keys("2")]),
     ]
+    # Minnesota: the offer only after cancelling, and only on yes.
+    minnesota = [
+        ("+15550100001", True, [keys("1234"), keys("1"), keys("1")]),
+        ("+15550100001", True, [keys("1234"), keys("1"), keys("1"), keys("1")]),
+    ]
     reached: dict[str, list[Call]] = {}
-    for caller, open_, answers in paths:
+    for (caller, open_, answers), from_state in [
+        *((p, "NY") for p in paths),
+        *((p, "MN") for p in minnesota),
+    ]:
         w = world()
         w.open_ = open_
-        call = Call(caller, w)
+        call = Call(caller, w, from_state)
         for a in answers:
             call(a)
         reached.setdefault(call.state.step, []).append(call)
@@ -762,3 +783,143 @@ def test_every_step_and_every_answer_ends_in_words_never_dead_air() -> None:
                     assert d.then.step in STEPS, where
                     asked = STEPS[d.then.step].ask(d.state, start.world, True)
                     assert any(catalog.text(d.state.language, s).strip() for s in asked), where
+
+
+# --- cancelling stays lawful wherever the caller lives ---------------------------
+
+
+def marks_of(decision: Decision) -> list[str | None]:
+    return [line.mark for line in decision.lines]
+
+
+def test_the_disclosure_is_heard_before_any_offer() -> None:
+    call = Call(from_state="CA")
+    call(keys("1234"))
+    d = call(keys("1"))
+    assert d.state.step == "offer" and d.state.region == "CA" and d.state.offer_timing == "before"
+    marks = marks_of(d)
+    assert marks.index("disclosure") < marks.index("offer")
+    assert d.lines[marks.index("disclosure")] == Say("cancel_disclosure", mark="disclosure")
+
+
+def test_verification_records_the_rules_and_why() -> None:
+    call = Call(from_state="CA")
+    d = call(keys("1234"))
+    kinds = dict(d.records)
+    assert kinds["jurisdiction"] == {
+        "state": "CA",
+        "source": "from_state",
+        "offer": "before",
+        "recording_notice": True,
+        "rules_version": RULES.version,
+    }
+
+
+def test_the_state_on_file_wins_over_the_numbers_state() -> None:
+    w = world()
+    w.customers[1] = CustomerFacts(1, "Ada Lovelace", "100001", "en-US", state="MN")
+    call = Call(w=w, from_state="CA")
+    d = call(keys("1234"))
+    assert (d.state.region, d.state.region_source, d.state.offer_timing) == (
+        "MN",
+        "on_file",
+        "after",
+    )
+
+
+def test_no_state_known_takes_the_strictest_rules() -> None:
+    call = Call(from_state=None)
+    d = call(keys("1234"))
+    assert (d.state.region, d.state.region_source) == (None, "unknown")
+    assert d.state.offer_timing == RULES.unknown.offer == "after"
+
+
+@pytest.mark.parametrize(
+    "words", ["cancel", "just cancel it", "I want to cancel, it's too expensive"]
+)
+@pytest.mark.parametrize("state", ["CA", "MN", None])
+def test_cancel_at_the_reason_question_cancels_at_once_with_no_offer(
+    words: str, state: str | None
+) -> None:
+    call = Call(from_state=state)
+    call(keys("1234"))
+    d = call(said(words))
+    assert d.state.outcome == "cancelled" and d.effects and isinstance(d.effects[0], Cancel)
+    assert "offer" not in marks_of(d) and d.state.offer_id is None
+    assert ("cancel_requested", {"step": "reason", "words": words}) in d.records
+    assert d.understood == {"meaning": "cancel", "words": words}
+    if "expensive" in words:
+        assert d.state.reason_code == "too_expensive"
+    # Nothing more is offered after it, whatever the caller says next.
+    d = call(keys("1"))
+    assert "offer" not in marks_of(d)
+
+
+def test_cancel_at_the_offer_cancels_at_once() -> None:
+    call = Call(from_state="CA")
+    call(keys("1234"))
+    call(keys("1"))
+    d = call(said("cancel"))
+    assert d.state.outcome == "cancelled" and d.state.offer_accepted is False
+    assert ("cancel_requested", {"step": "offer", "words": "cancel"}) in d.records
+
+
+def test_dont_cancel_is_not_a_cancel() -> None:
+    call = Call(from_state="CA")
+    call(keys("1234"))
+    d = call(said("I don't want to cancel"))
+    assert d.state.outcome == "saved" and not d.effects
+
+
+def test_cancel_with_several_subscriptions_asks_which_one_then_cancels_it() -> None:
+    call = Call("+15550100002")
+    call(keys("5678"))
+    d = call(said("cancel"))
+    assert keys_of(d) == ["which_one", "choose_subscription"] and not d.effects
+    d = call(said("cancel the cloud storage"))
+    assert d.state.outcome == "cancelled"
+    assert d.effects == (Cancel(22, None, None),)
+
+
+def test_minnesota_hears_no_offer_before_the_cancellation_is_done() -> None:
+    call = Call(from_state="MN")
+    call(keys("1234"))
+    d = call(keys("1"))
+    # The reason has an offer, but here it may only come after: the explicit cancel.
+    assert d.state.step == "confirm_cancel" and "offer" not in marks_of(d)
+    d = call(keys("1"))
+    assert d.state.outcome == "cancelled" and d.effects == (Cancel(11, "too_expensive", None),)
+    assert keys_of(d) == ["cancelled", "hear_again", "offer_permission"]
+    assert "offer" not in marks_of(d) and d.state.offer_permission == "asked"
+
+
+def test_minnesota_hears_the_offer_after_only_on_yes_and_taking_it_reinstates() -> None:
+    call = Call(from_state="MN")
+    for answer in (keys("1234"), keys("1"), keys("1")):
+        call(answer)
+    d = call(said("yes"))
+    assert d.state.step == "offer_after" and "offer" in marks_of(d)
+    assert ("offer_permission", {"answer": "yes"}) in d.records
+    d = call(keys("1"))
+    assert d.effects == (Reinstate(11), ApplyOffer(11, 7))
+    assert d.state.outcome == "saved" and d.state.offer_accepted is True
+    # No second question about offers after taking one.
+    assert keys_of(d)[-1] == "hear_again"
+
+
+def test_minnesota_no_to_hearing_the_offer_ends_with_goodbye() -> None:
+    call = Call(from_state="MN")
+    for answer in (keys("1234"), keys("1"), keys("1")):
+        call(answer)
+    d = call(keys("2"))
+    assert keys_of(d) == ["goodbye"] and d.then == Hangup() and not d.effects
+    assert ("offer_permission", {"answer": "no"}) in d.records
+    assert d.state.outcome == "cancelled"
+
+
+def test_silence_after_the_minnesota_question_hears_no_offer() -> None:
+    call = Call(from_state="MN")
+    for answer in (keys("1234"), keys("1"), keys("1")):
+        call(answer)
+    d = call(SILENCE)
+    assert keys_of(d) == ["goodbye"] and "offer" not in marks_of(d)

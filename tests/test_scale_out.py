@@ -171,6 +171,7 @@ def test_a_status_callback_racing_the_last_gather_never_loses_an_update(
             "To": "+15550109999",
             "CallStatus": "in-progress",
             "Direction": "inbound",
+            "FromState": "NY",  # as Twilio sends for a US number
         }
         status, twiml = post(first, "/voice/incoming", base)
         assert status == 200, twiml

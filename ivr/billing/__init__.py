@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from flask import Flask, current_app
 
-from .embedded import add_months, apply_offer, cancel
+from .embedded import add_months, apply_offer, cancel, reinstate
 
 __all__ = [
     "BACKENDS",
@@ -36,6 +36,7 @@ __all__ = [
     "apply_offer",
     "backend_for",
     "cancel",
+    "reinstate",
 ]
 
 BACKENDS = ("embedded", "http")
@@ -69,13 +70,15 @@ class CustomerRecord:
     phone: str | None
     language: str
     subscriptions: tuple[SubscriptionRecord, ...]
+    # The US state on file (two letters), when billing has one (optional).
+    state: str | None = None
 
 
 @dataclass(frozen=True)
 class ChangeRequest:
     """One change, as sent to billing: the same every time it is tried."""
 
-    kind: str  # cancel | offer
+    kind: str  # cancel | offer | reinstate
     subscription: str  # billing's id of the subscription
     body: Mapping[str, Any]
     idempotency_key: str

@@ -55,5 +55,5 @@ def record(
     if not embedded:
         from .jobs import defer
 
-        defer(conn, config, change_id)
+        defer(conn, config, change_id, subscription_id)
     return int(change_id)

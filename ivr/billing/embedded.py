@@ -33,6 +33,17 @@ def cancel(sub: Any, reason_code: str | None, reason_text: str | None) -> dict[s
     return {"end_date": sub.cancel_at, "plan": sub.plan}
 
 
+def reinstate(sub: Any) -> dict[str, Any]:
+    """Undo a cancellation that has not taken effect: the subscription goes on."""
+    if sub.status == "cancelled":
+        sub.status = "active"
+        sub.cancel_at = None
+        sub.cancelled_at = None
+        sub.cancellation_reason = None
+        sub.cancellation_comment = None
+    return {"plan": sub.plan}
+
+
 def apply_offer(sub: Any, offer: Any) -> dict[str, Any]:
     """Apply the accepted offer; returns what changed, for the caller to hear."""
     terms = offer.terms or {}

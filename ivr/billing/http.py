@@ -18,6 +18,7 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
+from ..jurisdictions import state_code
 from . import BillingRejected, BillingUnavailable, ChangeRequest, CustomerRecord, SubscriptionRecord
 from .signing import headers as signed_headers
 
@@ -69,7 +70,7 @@ class HttpBilling:
     # --- changes -----------------------------------------------------------------
 
     def apply(self, change: ChangeRequest) -> dict[str, Any]:
-        action = {"cancel": "cancel", "offer": "offers"}[change.kind]
+        action = {"cancel": "cancel", "offer": "offers", "reinstate": "reinstate"}[change.kind]
         path = f"/subscriptions/{quote(change.subscription, safe='')}/{action}"
         status, data = self._request(
             "POST", path, dict(change.body), {"Idempotency-Key": change.idempotency_key}
@@ -170,6 +171,7 @@ def _customer(data: Any) -> CustomerRecord:
             phone=data.get("phone") or None,
             language=str(data.get("language") or "en-US"),
             subscriptions=subs,
+            state=state_code(data.get("state") if isinstance(data.get("state"), str) else None),
         )
     except (KeyError, TypeError, ValueError, AttributeError, InvalidOperation) as exc:
         raise BillingUnavailable(f"an answer that is not a Customer: {exc!r}") from exc

@@ -82,15 +82,18 @@ def engine_app(config: Mapping[str, Any]) -> procrastinate.App:
     )
 
 
-def defer(conn: Connection, config: Mapping[str, Any], change_id: int) -> None:
+def defer(
+    conn: Connection, config: Mapping[str, Any], change_id: int, subscription_id: int
+) -> None:
     """Queue the change's job on the webhook's own connection: it commits
     (or rolls back) with the call's record."""
     task = engine_app(config).tasks[TASK]
     driver_connection = conn.connection.driver_connection
-    # One job at a time per change, whoever queued it (the call, ops' retry).
-    task.configure(connection=driver_connection, lock=f"billing-change-{change_id}").defer(
-        change_id=change_id
-    )
+    # One job at a time per subscription, in the order the changes were
+    # decided (a reinstatement before the offer taken with it), whoever
+    # queued them (the call, ops' retry).
+    lock = f"billing-subscription-{subscription_id}"
+    task.configure(connection=driver_connection, lock=lock).defer(change_id=change_id)
 
 
 # --- the job ------------------------------------------------------------------------

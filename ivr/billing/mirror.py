@@ -41,6 +41,7 @@ def _customer_upsert() -> object:
             "name": stmt.excluded.name,
             "phone": stmt.excluded.phone,
             "language": stmt.excluded.language,
+            "state": stmt.excluded.state,
         },
     ).returning(CUSTOMERS.c.id)
 
@@ -93,6 +94,7 @@ def mirror(conn: Connection, record: CustomerRecord) -> int:
             "name": record.name,
             "phone": record.phone,
             "language": record.language,
+            "state": record.state,
             "pin_hash": None,
         },
     ).scalar_one()

@@ -33,7 +33,7 @@ from .signing import verify
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS customers (
-    account TEXT PRIMARY KEY, name TEXT, phone TEXT, language TEXT);
+    account TEXT PRIMARY KEY, name TEXT, phone TEXT, language TEXT, state TEXT);
 CREATE TABLE IF NOT EXISTS subscriptions (
     id TEXT PRIMARY KEY, account TEXT REFERENCES customers(account), plan TEXT, price TEXT,
     currency TEXT, status TEXT, current_period_end TEXT, cancel_reason TEXT,
@@ -132,6 +132,10 @@ def create_app(db_path: str, secret: str, admin: bool = False) -> Flask:
     def offers(sub_id: str) -> Response:
         return _change(sub_id, "offer")
 
+    @app.post("/subscriptions/<sub_id>/reinstate")
+    def reinstate(sub_id: str) -> Response:
+        return _change(sub_id, "reinstate")
+
     def _change(sub_id: str, kind: str) -> Response:
         key = request.headers.get("Idempotency-Key", "")
         body = request.get_json(silent=True)
@@ -225,6 +229,15 @@ def _apply(
             (body.get("reason"), body.get("comment"), sub_id),
         )
         answer: dict[str, Any] = {"ends_on": sub["current_period_end"]}
+    elif kind == "reinstate":
+        if sub["status"] != "cancelled":
+            return 409, {"error": "not cancelled", "status": sub["status"]}
+        conn.execute(
+            "UPDATE subscriptions SET status = 'active', cancel_reason = NULL,"
+            " cancel_comment = NULL WHERE id = ?",
+            (sub_id,),
+        )
+        answer = {"status": "active"}
     else:
         offer_kind, terms = str(body.get("kind")), body.get("terms") or {}
         if sub["status"] == "cancelled":
@@ -265,11 +278,13 @@ def _customer(conn: sqlite3.Connection, row: sqlite3.Row) -> dict[str, Any]:
     subs = conn.execute(
         "SELECT * FROM subscriptions WHERE account = ? ORDER BY id", (row["account"],)
     ).fetchall()
+    optional = {"state": row["state"]} if row["state"] else {}
     return {
         "account": row["account"],
         "name": row["name"],
         "phone": row["phone"],
         "language": row["language"],
+        **optional,
         "subscriptions": [
             {
                 "id": s["id"],
@@ -291,7 +306,8 @@ def seed_demo(db_path: str, today: dt.date | None = None) -> None:
         conn.executescript(SCHEMA)
         for account, name, phone, language, subs in DEMO:
             conn.execute(
-                "INSERT OR IGNORE INTO customers VALUES (?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO customers (account, name, phone, language)"
+                " VALUES (?, ?, ?, ?)",
                 (account, name, phone, language),
             )
             for sub_id, plan, price in subs:

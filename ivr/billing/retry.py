@@ -23,11 +23,11 @@ def retry_change(session: Session, config: Mapping[str, Any], change_id: int) ->
         update(CHANGES)
         .where(CHANGES.c.id == change_id, CHANGES.c.state == "failed")
         .values(state="pending", updated_at=utcnow())
-        .returning(CHANGES.c.backend)
+        .returning(CHANGES.c.backend, CHANGES.c.subscription_id)
     ).first()
     if done is None:
         return "not a failed change"
     if done.backend == "embedded":
         return "an embedded change is applied in the call; nothing to retry"
-    defer(conn, config, change_id)
+    defer(conn, config, change_id, done.subscription_id)
     return "queued again"

@@ -21,7 +21,7 @@ from flask import (
 from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
-from .. import db
+from .. import compliance, db
 from ..models import (
     OUTCOMES,
     REASON_CODES,
@@ -176,6 +176,7 @@ def call_detail(call_sid: str) -> str:
         notes=list(notes),
         callbacks=list(callbacks),
         changes=changes,
+        proof=compliance.proof_of(call, call.events),
         can_retry=has_role(current_user(), "ops"),
         note_max=NOTE_MAX,
     )

@@ -10,6 +10,7 @@ applies its effects.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -26,6 +27,7 @@ from .types import (
     Hangup,
     Listen,
     OfferFacts,
+    Reinstate,
     RequestCallback,
     Say,
     SubscriptionFacts,
@@ -142,11 +144,36 @@ def _ask_offer(state: CallState, world: World, short: bool) -> list[Say]:
     subs = _subscriptions(state, world)
     lines: list[Say] = []
     if offer is not None and not short:
-        text = offer.wording.get(state.language) or offer.wording.get("en-US", "")
-        lines.append(Say(text=text, params={**offer.terms, "plan": _plans(subs, state, world)}))
-        # What the caller would pay, and after: never an offer without its price.
-        lines.append(_offer_price(offer, subs))
+        # Before any offer: they can finish cancelling at any time by saying
+        # "cancel" (docs/compliance.md).
+        lines.append(Say("cancel_disclosure", mark="disclosure"))
+        lines.extend(_offer_lines(offer, subs, state, world))
     lines.append(Say("offer_question", short=short))
+    return lines
+
+
+def _offer_lines(
+    offer: OfferFacts, subs: Sequence[SubscriptionFacts], state: CallState, world: World
+) -> list[Say]:
+    """The offer in its own words, then what the caller would pay, and after:
+    never an offer without its price."""
+    text = offer.wording.get(state.language) or offer.wording.get("en-US", "")
+    params = {**offer.terms, "plan": _plans(subs, state, world)}
+    return [Say(text=text, params=params, mark="offer"), _offer_price(offer, subs)]
+
+
+def _ask_offer_after(state: CallState, world: World, short: bool) -> list[Say]:
+    offer = world.offer(state.offer_id) if state.offer_id else None
+    subs = _subscriptions(state, world)
+    lines = _offer_lines(offer, subs, state, world) if offer is not None and not short else []
+    lines.append(Say("offer_after_question", {"plan": _plans(subs, state, world)}, short=short))
+    return lines
+
+
+def _ask_receipt(state: CallState, world: World, short: bool) -> list[Say]:
+    lines = [Say("hear_again", short=short)]
+    if state.offer_permission == "asked":
+        lines.append(Say("offer_permission", short=short, mark="permission"))
     return lines
 
 
@@ -460,10 +487,20 @@ def finish(state: CallState, outcome: str, lines: Sequence[Say], effects=()) -> 
 
 def confirmed(state: CallState, outcome: str, lines: Sequence[Say], effects, world) -> Decision:  # type: ignore[no-untyped-def]
     """The change is made: say what changed (codes, dates), then offer to say
-    it again once ("press star") before goodbye."""
+    it again once ("press star") before goodbye. Where the offer may only come
+    after cancelling, this is where the caller is asked whether to hear it."""
     state = state.but(outcome=outcome, outcome_step=state.step)
+    if outcome == "cancelled" and _offer_after_cancelling(state, world) is not None:
+        state = state.but(offer_permission="asked")
     decision = go(state, "receipt", world, lines)
-    return Decision(decision.state, decision.lines, decision.then, tuple(effects))
+    return dataclasses.replace(decision, effects=tuple(effects))
+
+
+def _offer_after_cancelling(state: CallState, world: World) -> OfferFacts | None:
+    """The one offer a caller may hear once cancelled ("after" rules), if any."""
+    if state.offer_timing != "after" or state.offer_permission is not None:
+        return None
+    return world.offer_for(state.reason_code) if state.reason_code else None
 
 
 def _switch_language(state: CallState, meaning: Meaning, world: World) -> Decision:
@@ -509,12 +546,33 @@ def _unverified(state: CallState, world: World) -> Decision:
 
 def _after_verify(state: CallState, world: World) -> Decision:
     assert state.customer_id is not None
+    # Which rules apply: the state on file, else the number's, else the strictest.
+    customer = world.customer(state.customer_id)
+    rules = world.jurisdiction(customer.state if customer else None, state.from_state)
+    state = state.but(
+        region=rules.state,
+        region_source=rules.source,
+        offer_timing=rules.rules.offer,
+        recording_notice=rules.rules.recording_notice,
+    )
     subs = world.active_subscriptions(state.customer_id)
     if not subs:
-        return finish(state, "no_subscription", [Say("no_subscription")])
-    if len(subs) == 1:
-        return go(state.but(subscription_id=subs[0].id), "reason", world)
-    return go(state, "choose", world)
+        decision = finish(state, "no_subscription", [Say("no_subscription")])
+    elif len(subs) == 1:
+        decision = go(state.but(subscription_id=subs[0].id), "reason", world)
+    else:
+        decision = go(state, "choose", world)
+    return _noting(
+        decision,
+        "jurisdiction",
+        {
+            "state": rules.state,
+            "source": rules.source,
+            "offer": rules.rules.offer,
+            "recording_notice": rules.rules.recording_notice,
+            "rules_version": rules.version,
+        },
+    )
 
 
 def _apply_choice(state: CallState, meaning: Meaning, world: World) -> Decision:
@@ -536,8 +594,9 @@ def _apply_reason(state: CallState, meaning: Meaning, world: World) -> Decision:
         return go(state.but(reason_code=None, reason_text=words), "confirm_cancel", world)
     state = state.but(reason_code=meaning.value, reason_text=words)
     offer = world.offer_for(meaning.value)
-    if offer is None:
-        # No offer to decline, so the caller says "cancel" once, explicitly.
+    if offer is None or state.offer_timing != "before":
+        # No offer to decline (none for the reason, or none before cancelling
+        # where the caller lives), so the caller says "cancel" once, explicitly.
         return go(state, "confirm_cancel", world)
     return go(state.but(offer_id=offer.id), "offer", world)
 
@@ -553,7 +612,7 @@ def _apply_offer_answer(state: CallState, meaning: Meaning, world: World) -> Dec
             "saved",
             {"change": Say(f"saved_{offer.kind}", {**offer.terms, "plan": _plan(s)})},
             results_of=s.id,
-            receipt=True,
+            mark="receipt",
         )
         for s in _subscriptions(state, world)
     ]
@@ -579,7 +638,7 @@ def _cancel(state: CallState, world: World) -> Decision:
             "cancelled",
             {"plan": _plan(s), "end_date": s.period_end},
             results_of=s.id,
-            receipt=True,
+            mark="receipt",
         )
         for s in subs
     ]
@@ -623,6 +682,43 @@ def _goodbye(state: CallState, world: World, lines: Sequence[Say] = ()) -> Decis
 
 def _apply_goodbye(state: CallState, meaning: Meaning, world: World) -> Decision:
     return _goodbye(state, world)
+
+
+def _interpret_receipt(answer: Answer, state: CallState, world: World) -> Meaning | None:
+    """After the confirmation: yes or no to hearing an offer, when asked;
+    anything else ends the call."""
+    if state.offer_permission == "asked":
+        value = _interpret_yes_no(answer, state, world)
+        if value is not None and value.kind == "answer":
+            return Meaning("hear_offer" if value.value == "yes" else "no_offer", value.words)
+    return Meaning("done")
+
+
+def _apply_receipt(state: CallState, meaning: Meaning, world: World) -> Decision:
+    if meaning.value == "hear_offer":
+        offer = _offer_after_cancelling(state.but(offer_permission=None), world)
+        assert offer is not None
+        decision = go(
+            state.but(offer_permission="granted", offer_id=offer.id), "offer_after", world
+        )
+        return _noting(decision, "offer_permission", {"answer": "yes"})
+    if meaning.value == "no_offer":
+        decision = _goodbye(state.but(offer_permission="declined"), world)
+        return _noting(decision, "offer_permission", {"answer": "no"})
+    return _goodbye(state, world)
+
+
+def _apply_offer_after(state: CallState, meaning: Meaning, world: World) -> Decision:
+    """Taking the offer heard after cancelling brings the subscription back with it."""
+    if meaning.value == "no":
+        return _goodbye(state.but(offer_accepted=False), world)
+    assert state.offer_id is not None
+    subs = _subscriptions(state, world)
+    effects: list[Any] = []
+    for s in subs:
+        effects.extend((Reinstate(s.id), ApplyOffer(s.id, state.offer_id)))
+    decision = _apply_offer_answer(state, meaning, world)
+    return dataclasses.replace(decision, effects=tuple(effects))
 
 
 def _repeat_receipt(state: CallState, world: World) -> Decision:
@@ -718,15 +814,27 @@ STEPS: dict[str, Step] = {
             on_silence="goodbye",
         ),
         Step(
-            # The change is confirmed: "to hear that again, press star", once.
+            # The change is confirmed: "to hear that again, press star", once;
+            # with "after" rules, "may I tell you about an offer?" too.
             "receipt",
             phase="done",
-            ask=_prompt("hear_again"),
-            listening=Listening(num_digits=1, timeout=3),
-            interpret=_interpret_anything,
-            apply=_apply_goodbye,
+            ask=_ask_receipt,
+            listening=Listening(num_digits=1, timeout=3, intents=("yes", "no")),
+            interpret=_interpret_receipt,
+            apply=_apply_receipt,
             on_silence="goodbye",
             on_repeat=_repeat_receipt,
+        ),
+        Step(
+            # "After" rules: the offer, heard only once cancelled and only
+            # because the caller said yes to hearing it.
+            "offer_after",
+            phase="offer",
+            ask=_ask_offer_after,
+            listening=Listening(num_digits=1, timeout=5, intents=("yes", "no")),
+            interpret=_interpret_offer,
+            apply=_apply_offer_after,
+            on_silence="goodbye",
         ),
     )
 }
@@ -743,6 +851,19 @@ RESUMABLE = {
     "confirm",
     "last_chance",
     "receipt",
+    "offer_after",
+}
+
+# Where a verified caller's "cancel" finishes the cancellation at once: no
+# more questions, no offer (docs/compliance.md).
+CANCEL_ANYWHERE = {
+    "choose",
+    "reason",
+    "offer",
+    "confirm_cancel",
+    "confirm",
+    "agent_unavailable",
+    "last_chance",
 }
 
 
@@ -777,6 +898,13 @@ def decide(state: CallState, answer: Answer, world: World) -> Decision:
         return to_agent(state, world)
     if answer.kind == "speech" and wants_agent(answer.speech, vocab):
         return to_agent(state, world, understood={"meaning": "agent", "words": answer.speech})
+    if (
+        state.verified
+        and state.step in CANCEL_ANYWHERE
+        and answer.kind == "speech"
+        and _says_cancel(answer, state, world)
+    ):
+        return _cancel_on_request(state, answer, world)
     if (answer.kind == "digits" and answer.digits == REPEAT_KEY) or (
         answer.kind == "speech" and _asks_repeat(answer.speech, world, state)
     ):
@@ -826,6 +954,43 @@ NOT_AN_ANSWER_LINES: dict[str, list[Say]] = {
 }
 
 
+def _says_cancel(answer: Answer, state: CallState, world: World) -> bool:
+    """A clear "cancel" ("just cancel it", "cancélelo"), heard with confidence;
+    "don't cancel" is not one."""
+    vocab = world.vocabulary(state.language)
+    return _confident(answer, world) and intent_of(answer.speech, vocab, CANCEL_OR_KEEP) == "cancel"
+
+
+CANCEL_OR_KEEP = ("cancel", "keep")
+
+
+def _cancel_on_request(state: CallState, answer: Answer, world: World) -> Decision:
+    """The caller said "cancel": done now, with nothing more asked or offered."""
+    understood = {"meaning": "cancel", "words": answer.speech}
+    step = state.step
+    if step == "choose":
+        choice = _interpret_choice(answer, state, world)
+        if choice is None or choice.kind != "answer":
+            # "Cancel" alone, with several subscriptions: which one is the question.
+            decision = ask(state, world, [Say("which_one")], short=True)
+            return _with(decision, decision.state, {**understood, "which": "not said"})
+        state = _apply_choice(state, choice, world).state.but(step=step)
+    elif step == "reason":
+        # "Cancel it, it's too expensive": the reason is kept, the offer is not made.
+        code = reason_of(answer.speech, world.vocabulary(state.language), REASON_CODES)
+        state = state.but(reason_code=code, reason_text=answer.speech)
+    elif step == "offer":
+        state = state.but(offer_accepted=False)
+    if not _subscriptions(state, world):
+        decision = ask(state, world, [Say("not_understood")], short=True)
+        return _with(decision, decision.state, understood)
+    # Who says "cancel" hears no offer after it either, not even where one
+    # may follow the cancellation: they asked to be done.
+    decision = _cancel(state.but(pending=None, offer_permission="not_asked"), world)
+    decision = _noting(decision, "cancel_requested", {"step": step, "words": answer.speech})
+    return _with(decision, decision.state, understood)
+
+
 def _choice_label(value: str, state: CallState, world: World) -> str:
     if value == "all":
         assert state.customer_id is not None
@@ -843,7 +1008,12 @@ def _recordable(state: CallState, meaning: Meaning) -> str:
 
 
 def _with(decision: Decision, state: CallState, understood: dict) -> Decision:  # type: ignore[type-arg]
-    return Decision(state, decision.lines, decision.then, decision.effects, understood)
+    return dataclasses.replace(decision, state=state, understood=understood)
+
+
+def _noting(decision: Decision, kind: str, detail: Mapping[str, Any]) -> Decision:
+    """The decision with one more event for the call record."""
+    return dataclasses.replace(decision, records=(*decision.records, (kind, dict(detail))))
 
 
 def _pending_kind(step: str) -> str:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal, Protocol
 
+from ..jurisdictions import Jurisdiction
 from .understand import Vocabulary
 
 AnswerKind = Literal["start", "digits", "speech", "silence", "dial"]
@@ -58,6 +59,18 @@ class CallState:
     # What the caller heard when their cancellation or offer was confirmed
     # (codes, dates), kept so "press star" can say it again word for word.
     receipt: tuple[str, ...] = ()
+    # Where the caller's number is from, as Twilio says (FromState).
+    from_state: str | None = None
+    # The cancellation rules that apply (ivr/jurisdictions.py), settled when
+    # the caller is verified: the state, where it came from, the offer's
+    # timing (before | after | none) and whether a recording notice is due.
+    region: str | None = None
+    region_source: str | None = None
+    offer_timing: str = "before"
+    recording_notice: bool = False
+    # With "after" rules: None, then "asked", "granted" or "declined";
+    # "not_asked" when the caller said "cancel" (no offer follows it).
+    offer_permission: str | None = None
 
     def but(self, **changes: Any) -> CallState:
         return dataclasses.replace(self, **changes)
@@ -82,8 +95,10 @@ class Say:
     # Filled in with what the effect on this subscription produced (its
     # confirmation code, the date service ends); nested Says share it.
     results_of: int | None = None
-    # Part of the confirmation the caller can ask to hear again.
-    receipt: bool = False
+    # What this line is, for the record: "receipt" (the confirmation, said
+    # again on "press star"), "disclosure" (you can say cancel at any time),
+    # "offer" (an offer heard), "permission" (may I tell you about an offer?).
+    mark: str | None = None
 
 
 @dataclass(frozen=True)
@@ -124,7 +139,15 @@ class RequestCallback:
     reason: str
 
 
-Effect = Cancel | ApplyOffer | RequestCallback
+@dataclass(frozen=True)
+class Reinstate:
+    """Undo a cancellation that has not taken effect (the caller took an
+    offer heard after cancelling)."""
+
+    subscription_id: int
+
+
+Effect = Cancel | ApplyOffer | RequestCallback | Reinstate
 
 
 @dataclass(frozen=True)
@@ -135,6 +158,8 @@ class Decision:
     effects: tuple[Effect, ...] = ()
     # What the line understood, for the call record: {"meaning": ..., ...}
     understood: Mapping[str, Any] | None = None
+    # Further events for the call record: (type, detail), e.g. the rules applied.
+    records: tuple[tuple[str, Mapping[str, Any]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -143,6 +168,8 @@ class CustomerFacts:
     name: str
     account_number: str
     language: str
+    # The US state on file, when billing has one.
+    state: str | None = None
 
 
 @dataclass(frozen=True)
@@ -195,3 +222,8 @@ class World(Protocol):
     def offer(self, offer_id: int) -> OfferFacts | None: ...
 
     def agents(self) -> Literal["open", "closed"]: ...
+
+    def jurisdiction(self, on_file: str | None, from_state: str | None) -> Jurisdiction:
+        """The cancellation rules for a caller: by the state on file, else
+        Twilio's FromState, else the strictest."""
+        ...

@@ -14,6 +14,7 @@ from flask import Flask
 from .engine import (
     AGENT_CHOICES,
     DEFAULT_FROM,
+    DEFAULT_FROM_STATE,
     DEFAULT_TO,
     MAX_REQUESTS,
     WORDS_PER_SECOND,
@@ -36,6 +37,7 @@ from .transports import FlaskTransport, HttpTransport
 __all__ = [
     "AGENT_CHOICES",
     "DEFAULT_FROM",
+    "DEFAULT_FROM_STATE",
     "DEFAULT_TO",
     "MAX_REQUESTS",
     "WORDS_PER_SECOND",
@@ -65,6 +67,7 @@ def simulate_call(
     agent: str = "answers",
     from_number: str = DEFAULT_FROM,
     to_number: str = DEFAULT_TO,
+    from_state: str | None = DEFAULT_FROM_STATE,
     confidence: float = 0.9,
     read_record: bool = True,
     fallback_path: str | None = "/voice/fallback",
@@ -85,6 +88,7 @@ def simulate_call(
         caller=ScriptedCaller(answers, agent, confidence),
         from_number=from_number,
         to_number=to_number,
+        from_state=from_state,
         fallback_path=fallback_path,
         max_requests=max_requests,
         on_event=on_event,

@@ -16,6 +16,7 @@ from flask.cli import with_appcontext
 from .engine import (
     AGENT_CHOICES,
     DEFAULT_FROM,
+    DEFAULT_FROM_STATE,
     DEFAULT_TO,
     KEYS,
     MAX_REQUESTS,
@@ -201,6 +202,13 @@ def _primary(language: str) -> str:
 )
 @click.option("--to", "to_number", default=DEFAULT_TO, show_default=True, help="The line's number.")
 @click.option(
+    "--from-state",
+    default=DEFAULT_FROM_STATE,
+    show_default=True,
+    help="Twilio's FromState: the US state of the caller's number, which decides the "
+    "cancellation rules (voice_prompts/jurisdictions.yaml). '' sends none.",
+)
+@click.option(
     "--lang",
     "caller_language",
     default="en-US",
@@ -253,6 +261,7 @@ def call_command(
     agent: str | None,
     from_number: str,
     to_number: str,
+    from_state: str,
     caller_language: str,
     confidence: float,
     server_url: str | None,
@@ -304,6 +313,7 @@ def call_command(
         caller=caller,
         from_number=from_number,
         to_number=to_number,
+        from_state=from_state or None,
         fallback_path=fallback_url or None,
         max_requests=max_requests,
         on_event=on_event,

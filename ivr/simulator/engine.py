@@ -34,6 +34,10 @@ MAX_REQUESTS = 200
 
 DEFAULT_FROM = "+15550100001"  # the first demo customer
 DEFAULT_TO = "+15550109999"
+# Twilio sends the state the caller's number is from (FromState). The demo
+# numbers are fictional, so the simulator says New York (a state with no
+# rules of its own in voice_prompts/jurisdictions.yaml) unless told otherwise.
+DEFAULT_FROM_STATE = "NY"
 SIMULATOR_ACCOUNT_SID = "AC" + "5" * 32
 APPLICATION_ERROR = "We are sorry, an application error has occurred."
 KEYS = frozenset("0123456789*#")
@@ -262,6 +266,7 @@ class CallSimulator:
         caller: Caller,
         from_number: str = DEFAULT_FROM,
         to_number: str = DEFAULT_TO,
+        from_state: str | None = DEFAULT_FROM_STATE,
         voice_path: str = "/voice/incoming",
         status_path: str = "/voice/status",
         fallback_path: str | None = "/voice/fallback",
@@ -273,6 +278,7 @@ class CallSimulator:
         self._base_url = base_url.rstrip("/")
         self._validator = RequestValidator(auth_token)
         self._caller = caller
+        self._from_state = from_state
         self._voice_url = self._absolute(voice_path)
         self._status_url = self._absolute(status_path)
         self._fallback_url = self._absolute(fallback_path) if fallback_path else None
@@ -329,6 +335,7 @@ class CallSimulator:
             "Caller": t.from_number,
             "To": t.to_number,
             "Called": t.to_number,
+            **({"FromState": self._from_state} if self._from_state else {}),
         }
 
     def _send(self, method: str, url: str, params: Mapping[str, str], purpose: str) -> HttpReply:

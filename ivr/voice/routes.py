@@ -89,6 +89,7 @@ def _answer_call(answer: Answer) -> Response:
         to_number=_number("To"),
         turn=_turn(),
         request_key=calls.request_key(request.full_path, form),
+        from_state=(form.get("FromState") or "")[:8] or None,
     )
 
     def render(decision, spoken, turn, catalog):  # type: ignore[no-untyped-def]

@@ -97,6 +97,7 @@ def call_says(base: str, caller: str, token: str = TOKEN) -> str:
         "To": "+15550109999",
         "CallStatus": "ringing",
         "Direction": "inbound",
+        "FromState": "NY",  # as Twilio sends for a US number
     }
     signature = RequestValidator(token).compute_signature(url, params)
     r = requests.post(url, data=params, headers={"X-Twilio-Signature": signature}, timeout=10)

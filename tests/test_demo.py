@@ -1,5 +1,6 @@
 """The demo can be played again and again: `seed-demo --reset` restores the
-demo customers after calls changed them, and touches nothing else."""
+demo customers after calls changed them, and touches nothing else; the
+simulator knows which language a demo caller speaks."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from werkzeug.security import generate_password_hash
 from ivr import db
 from ivr.demo import reset_demo, spent_demo_customer
 from ivr.models import Call, CallEvent, Customer, Offer, Subscription
+from ivr.simulator import cli as simulator_cli
 from ivr.simulator import simulate_call
 
 ADA, GRACE, ALAN, JUANA = "+15550100001", "+15550100002", "+15550100003", "+15550100004"
@@ -168,3 +170,35 @@ def test_seed_demo_reset_says_what_it_restored(app: Flask) -> None:
     assert first.exit_code == 0 and "Reset Ada Lovelace: Premium active." in first.output
     assert second.exit_code == 0
     assert "The demo customers are as seeded: nothing to reset." in second.output
+
+
+MISHEAR = "Twilio would likely mishear"
+
+
+def test_the_simulator_takes_the_callers_language_from_the_customer_on_file(app: Flask) -> None:
+    runner = app.test_cli_runner()
+
+    juana = runner.invoke(simulator_cli.call_command, ["--from", JUANA, "--answer", "2468"])
+    told = runner.invoke(
+        simulator_cli.call_command, ["--from", JUANA, "--lang", "en-US", "--answer", "2468"]
+    )
+    stranger = runner.invoke(simulator_cli.call_command, ["--from", "+15550107777"])
+
+    assert juana.exit_code == 0, juana.output
+    assert MISHEAR not in juana.output
+    assert "you speak en-US: " + MISHEAR in told.output
+    assert stranger.exit_code == 0 and MISHEAR not in stranger.output
+
+
+def test_speak_without_espeak_says_how_to_install_it(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(simulator_cli.shutil, "which", lambda _name: None)
+
+    result = app.test_cli_runner().invoke(
+        simulator_cli.call_command, ["--speak", "--answer", "hangup"]
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "espeak-ng is not installed, so --speak only prints the words" in result.output
+    assert "bash scripts/install-system-packages.sh espeak-ng" in result.output

@@ -1,6 +1,7 @@
 """The demo can be played again and again: `seed-demo --reset` restores the
 demo customers after calls changed them, and touches nothing else; the
-simulator knows which language a demo caller speaks."""
+simulator knows which language a demo caller speaks; a simulated call's
+record tells one length."""
 
 from __future__ import annotations
 
@@ -202,3 +203,17 @@ def test_speak_without_espeak_says_how_to_install_it(
     assert result.exit_code == 0, result.output
     assert "espeak-ng is not installed, so --speak only prints the words" in result.output
     assert "bash scripts/install-system-packages.sh espeak-ng" in result.output
+
+
+def test_a_simulated_calls_record_ends_its_simulated_duration_after_it_starts(
+    app: Flask,
+) -> None:
+    t = simulate_call(app, CANCEL_BY_KEYPAD, from_number=ADA)
+
+    assert t.call_duration > 30
+    record = t.record
+    assert record is not None
+    started = dt.datetime.fromisoformat(record["started_at"])
+    ended = dt.datetime.fromisoformat(record["ended_at"])
+    assert record["duration_seconds"] == t.call_duration
+    assert (ended - started).total_seconds() == t.call_duration

@@ -9,6 +9,7 @@ TwiML. The caller of `answer` commits.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import hashlib
 import re
@@ -684,10 +685,14 @@ def finish_call(
         return
     now = utcnow()
     call.completed_at = now
-    call.ended_at = now
     if duration is not None and re.fullmatch(r"[0-9]{1,7}", duration):
+        # Twilio's CallDuration runs from the answer, when started_at is taken, to
+        # the hang-up; the end follows from it. So a simulated call (a minute of
+        # simulated talk placed in a second) shows one length in all three fields.
         call.duration_seconds = int(duration)
+        call.ended_at = call.started_at + dt.timedelta(seconds=call.duration_seconds)
     else:
+        call.ended_at = now
         call.duration_seconds = int((now - call.started_at).total_seconds())
     # The call is over, so no request of it will be repeated: its stored replies go.
     conn.execute(delete(REPLIES).where(REPLIES.c.call_sid == call_sid))

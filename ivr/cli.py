@@ -56,15 +56,53 @@ def init_db_command() -> None:
 
 
 @ivr_cli.command("seed-demo")
-def seed_demo_command() -> None:
+@click.option(
+    "--reset",
+    is_flag=True,
+    help="Also restore the demo customers as seeded: their subscriptions (active again, "
+    "with a fresh period), PINs and languages. Nothing else is touched.",
+)
+@click.option(
+    "--offer-reset",
+    "caller",
+    metavar="PHONE",
+    help="When the demo customer with this number has nothing left to cancel, offer the "
+    "reset: asked on a terminal; otherwise said and done (scripts/try.sh uses it).",
+)
+def seed_demo_command(reset: bool, caller: str | None) -> None:
     """Load the demo customers, subscriptions and offers (running it twice changes nothing)."""
-    from .demo import seed_demo
+    from .demo import reset_demo, seed_demo, spent_demo_customer
 
     upgrade_database()
     s = db.session()
-    added = seed_demo(s, current_app.config["VOICE_PROMPTS_DIR"])
+    prompts_dir = current_app.config["VOICE_PROMPTS_DIR"]
+    added = seed_demo(s, prompts_dir)
     s.commit()
     click.echo(f"Demo data loaded: {added} new rows." if added else "Demo data already loaded.")
+    spent = spent_demo_customer(s, caller) if caller and not reset else None
+    if spent:
+        click.echo(spent)
+        reset = _reset_wanted()
+    if reset:
+        restored = reset_demo(s, prompts_dir)
+        s.commit()
+        for line in restored:
+            click.echo(f"Reset {line}.")
+        if not restored:
+            click.echo("The demo customers are as seeded: nothing to reset.")
+
+
+def _reset_wanted() -> bool:
+    question = "Reset the demo customers (subscriptions, PINs, languages; nothing else)?"
+    # A script, or try.sh with its answers on standard input, has nobody to ask,
+    # and a demo with nothing to cancel is of no use to it.
+    if not _stdin_is_a_terminal():
+        click.echo(f"{question} Yes: nobody to ask (standard input is not a terminal).")
+        return True
+    if click.confirm(question, default=True):
+        return True
+    click.echo("Left as they are: the call will hear that there is nothing to cancel.")
+    return False
 
 
 @ivr_cli.command("show-call")
@@ -78,6 +116,10 @@ def show_call_command(call_sid: str) -> None:
         click.echo(f"No call with CallSid {call_sid}.", err=True)
         sys.exit(1)
     click.echo(json.dumps(call_record(call), indent=2, ensure_ascii=False))
+
+
+def _stdin_is_a_terminal() -> bool:
+    return sys.stdin.isatty()
 
 
 def _safe_url() -> str:

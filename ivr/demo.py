@@ -1,5 +1,9 @@
-"""Demo data (`ivr seed-demo`): the customers of DESIGN.md and one offer per
-reason. Idempotent: rows already there are left as they are."""
+"""Demo data (`ivr seed-demo`): the demo customers of the README and one offer
+per reason. Idempotent: rows already there are left as they are.
+
+Calls change the demo customers (the first cancellation of Ada's Premium
+leaves her nothing to cancel), so `seed-demo --reset` restores them as
+seeded: their subscriptions, PINs and languages, and nothing else."""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from typing import Any
 import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from werkzeug.security import generate_password_hash
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from .billing import add_months
 from .models import Customer, Offer, Subscription, utcnow
@@ -71,10 +75,7 @@ def seed_demo(session: Session, prompts_dir: str | Path, today: dt.date | None =
     today = today or dt.date.today()
     added = 0
     for spec in DEMO_CUSTOMERS:
-        customer = session.scalars(
-            select(Customer).where(Customer.account_number == spec["account"])
-        ).first()
-        if customer is not None:
+        if _demo_customer(session, spec) is not None:
             continue
         customer = Customer(
             name=spec["name"],
@@ -86,18 +87,7 @@ def seed_demo(session: Session, prompts_dir: str | Path, today: dt.date | None =
         session.add(customer)
         added += 1
         for plan, price, status in spec["subscriptions"]:
-            period_end = add_months(today, 1)
-            sub = Subscription(
-                customer=customer,
-                plan=plan,
-                price=Decimal(price),
-                status=status,
-                current_period_end=period_end,
-            )
-            if status == "cancelled":
-                sub.cancel_at = sub.current_period_end = today - dt.timedelta(days=3)
-                sub.cancelled_at = utcnow() - dt.timedelta(days=33)
-            session.add(sub)
+            session.add(_as_seeded(Subscription(customer=customer), plan, price, status, today))
             added += 1
     for spec in default_offers(prompts_dir):
         if session.scalars(select(Offer).where(Offer.code == spec["code"])).first() is None:
@@ -105,3 +95,84 @@ def seed_demo(session: Session, prompts_dir: str | Path, today: dt.date | None =
             added += 1
     session.flush()
     return added
+
+
+def _demo_customer(session: Session, spec: dict[str, Any]) -> Customer | None:
+    return session.scalars(
+        select(Customer).where(Customer.account_number == spec["account"])
+    ).first()
+
+
+def _as_seeded(
+    sub: Subscription, plan: str, price: str, status: str, today: dt.date
+) -> Subscription:
+    """Give `sub` the state seed-demo gives it: a fresh period, no offer applied."""
+    sub.plan, sub.price, sub.status = plan, Decimal(price), status
+    sub.currency, sub.interval = "USD", "month"
+    sub.current_period_end = add_months(today, 1)
+    sub.cancel_at = sub.cancelled_at = None
+    sub.cancellation_reason = sub.cancellation_comment = None
+    sub.paused_until = sub.discount_percent = sub.discount_until = sub.free_until = None
+    if status == "cancelled":
+        sub.cancel_at = sub.current_period_end = today - dt.timedelta(days=3)
+        sub.cancelled_at = utcnow() - dt.timedelta(days=33)
+    return sub
+
+
+def _is_as_seeded(sub: Subscription, plan: str, price: str, status: str, today: dt.date) -> bool:
+    if (sub.plan, sub.price, sub.status) != (plan, Decimal(price), status):
+        return False
+    if status != "active":
+        return True
+    applied = (sub.cancel_at, sub.paused_until, sub.discount_percent, sub.free_until)
+    return sub.current_period_end >= today and all(value is None for value in applied)
+
+
+def spent_demo_customer(session: Session, phone: str) -> str | None:
+    """When `phone` is the number of a demo customer who was seeded with something
+    to cancel and has nothing left (earlier calls cancelled or paused it), say so."""
+    for spec in DEMO_CUSTOMERS:
+        if spec["phone"] != phone or all(s[2] != "active" for s in spec["subscriptions"]):
+            continue
+        customer = _demo_customer(session, spec)
+        if customer is None or any(s.status == "active" for s in customer.subscriptions):
+            return None
+        left = ", ".join(f"{s.plan} {s.status}" for s in customer.subscriptions) or "none"
+        return f"{customer.name} has nothing left to cancel ({left}, after earlier calls)."
+    return None
+
+
+def reset_demo(
+    session: Session, prompts_dir: str | Path, today: dt.date | None = None
+) -> list[str]:
+    """Restore the demo customers as seed-demo makes them: name, phone, PIN,
+    language, and subscriptions (an active one active again, with a fresh period
+    and no offer applied). Nothing else is touched: not their calls, not other
+    customers, not the offers. Returns one line for each customer restored."""
+    today = today or dt.date.today()
+    seed_demo(session, prompts_dir, today)
+    restored = []
+    for spec in DEMO_CUSTOMERS:
+        customer = _demo_customer(session, spec)
+        assert customer is not None  # seed_demo has just added any that were missing
+        changes = [
+            field
+            for field in ("name", "phone", "language")
+            if getattr(customer, field) != spec[field]
+        ]
+        customer.name, customer.phone = spec["name"], spec["phone"]
+        customer.language = spec["language"]
+        if not check_password_hash(customer.pin_hash, spec["pin"]):
+            customer.pin_hash = generate_password_hash(spec["pin"], method=PIN_HASH_METHOD)
+            changes.append("PIN")
+        # In the order seed-demo added them; one a demo customer got by other
+        # means is not part of the demo and is left as it is.
+        subscriptions = zip(customer.subscriptions, spec["subscriptions"], strict=False)
+        for sub, (plan, price, status) in subscriptions:
+            if not _is_as_seeded(sub, plan, price, status, today):
+                _as_seeded(sub, plan, price, status, today)
+                changes.append(f"{plan} {status}")
+        if changes:
+            restored.append(f"{customer.name}: " + ", ".join(changes))
+    session.flush()
+    return restored

@@ -1,11 +1,21 @@
 #!/usr/bin/env bash
 # What the browser tests and spoken previews need from Debian: Chromium
-# (driven by Playwright) and espeak-ng. Skips what is already installed.
+# (driven by Playwright) and espeak-ng; or only the packages named, e.g.
+# `bash scripts/install-system-packages.sh espeak-ng`. Skips what is already
+# installed.
 set -euo pipefail
+wanted=("$@")
+[ ${#wanted[@]} -gt 0 ] || wanted=(chromium espeak-ng)
 missing=()
-command -v chromium >/dev/null 2>&1 || missing+=(chromium)
-command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
+for package in "${wanted[@]}"; do
+  command -v "$package" >/dev/null 2>&1 || missing+=("$package")
+done
 [ ${#missing[@]} -eq 0 ] && exit 0
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "${missing[*]} missing, and this script installs with Debian's apt-get only:" >&2
+  echo "install ${missing[*]} with your system's package manager." >&2
+  exit 1
+fi
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 echo "Installing ${missing[*]} from Debian's packages..." >&2

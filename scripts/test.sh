@@ -2,12 +2,18 @@
 # Set up and run every test: the prompt check, the linter, and the test suite
 # on the embedded SQLite database, then again on PostgreSQL when
 # IVR_TEST_POSTGRES_URL names a server (the pass creates its own database there
-# and drops only that one). Arguments go to pytest.
+# and drops only that one; the database in the URL must exist, as `postgres`
+# does). The server is checked first, so a wrong URL stops the run at once.
+# Arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-system-packages.sh
 bash scripts/setup.sh --dev
 export FLASK_APP=wsgi
+if [ -n "${IVR_TEST_POSTGRES_URL:-}" ]; then
+  echo "== PostgreSQL for the second pass ($IVR_TEST_POSTGRES_URL)"
+  .venv/bin/python scripts/check_postgres.py
+fi
 echo "== prompts check"
 .venv/bin/flask ivr prompts check
 echo "== ruff"
@@ -16,13 +22,5 @@ echo "== tests on SQLite"
 env -u IVR_TEST_POSTGRES_URL .venv/bin/python -m pytest -q "$@"
 if [ -n "${IVR_TEST_POSTGRES_URL:-}" ]; then
   echo "== tests on PostgreSQL ($IVR_TEST_POSTGRES_URL)"
-  .venv/bin/python - <<'PY'
-import os, sys
-import psycopg
-try:
-    psycopg.connect(os.environ["IVR_TEST_POSTGRES_URL"], connect_timeout=5).close()
-except psycopg.Error as exc:
-    sys.exit(f"PostgreSQL is unreachable at {os.environ['IVR_TEST_POSTGRES_URL']}: {exc}")
-PY
   .venv/bin/python -m pytest -q "$@"
 fi

@@ -539,6 +539,8 @@ def cli_app(monkeypatch):
         "record_lookup",
         lambda _app: lambda sid: {"call_sid": sid, "outcome": "cancelled"},
     )
+    # The stand-in has no customers on file.
+    monkeypatch.setattr(simulator_cli, "language_on_file", lambda _app, _phone: None)
     return app
 
 
@@ -574,6 +576,7 @@ def test_json_mode_prints_one_json_document(cli_app):
 def test_the_command_exits_non_zero_on_an_application_error(monkeypatch):
     app = make_app({"/voice/incoming": (500, "boom")})
     monkeypatch.setattr(simulator_cli, "record_lookup", lambda _app: lambda sid: None)
+    monkeypatch.setattr(simulator_cli, "language_on_file", lambda _app, _phone: None)
 
     result = app.test_cli_runner().invoke(simulator_cli.call_command, ["--fallback-url", ""])
 

@@ -18,7 +18,8 @@ from .. import db
     "--role",
     required=True,
     type=click.Choice(["admin", "ops", "support"]),
-    help="admin: users; ops: prompts and offers; support: call records.",
+    help="admin: every page, and users; ops: prompts, words, offers and analytics; "
+    "support: call records, callbacks and analytics.",
 )
 @click.option(
     "--password",

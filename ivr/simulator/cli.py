@@ -30,7 +30,7 @@ from .engine import (
     Transport,
     parse_answer,
 )
-from .lookup import record_lookup
+from .lookup import language_on_file, record_lookup
 from .transports import FlaskTransport, HttpTransport
 
 HELP = """Place a call on the line, exactly as Twilio would, and show what the caller hears.
@@ -86,7 +86,12 @@ class Speaker:
     def __init__(self) -> None:
         self._program = shutil.which("espeak-ng")
         if self._program is None:
-            click.echo("espeak-ng is not installed, so --speak only prints the words.", err=True)
+            click.echo(
+                "espeak-ng is not installed, so --speak only prints the words. To hear them,\n"
+                "install it (Debian/Ubuntu: bash scripts/install-system-packages.sh espeak-ng;\n"
+                "macOS: brew install espeak-ng) and call again.",
+                err=True,
+            )
 
     def __call__(self, text: str, language: str) -> None:
         if self._program is None:
@@ -211,9 +216,9 @@ def _primary(language: str) -> str:
 @click.option(
     "--lang",
     "caller_language",
-    default="en-US",
-    show_default=True,
-    help="The language the caller speaks (only shown, as Twilio sends none).",
+    default=None,
+    help="The language the caller speaks, to warn when a prompt listens for another "
+    "(default: the language on file for --from's customer, else en-US).",
 )
 @click.option(
     "--confidence",
@@ -262,7 +267,7 @@ def call_command(
     from_number: str,
     to_number: str,
     from_state: str,
-    caller_language: str,
+    caller_language: str | None,
     confidence: float,
     server_url: str | None,
     public_base_url: str | None,
@@ -284,6 +289,8 @@ def call_command(
     else:
         caller = TerminalCaller(agent, confidence, err=as_json)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    # A demo customer speaks the language they are greeted in: the one on file.
+    caller_language = caller_language or language_on_file(app, from_number) or "en-US"
     transport: Transport
     if server_url:
         transport = HttpTransport(server_url, public_base_url)

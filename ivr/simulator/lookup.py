@@ -30,3 +30,24 @@ def record_lookup(app: Flask) -> Lookup:
             return call_record(call) if call is not None else None
 
     return lookup
+
+
+def language_on_file(app: Flask, phone: str) -> str | None:
+    """The language of the customer with this phone number in `app`'s database:
+    the one the line greets them in. None when no customer has the number."""
+    from sqlalchemy import select
+
+    from .. import db
+    from ..models import Customer
+
+    with app.app_context():
+        try:
+            return (
+                db.session()
+                .scalars(
+                    select(Customer.language).where(Customer.phone == phone).order_by(Customer.id)
+                )
+                .first()
+            )
+        except SQLAlchemyError:
+            return None

@@ -88,6 +88,26 @@ ADDED_ARGUMENTS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"bash scripts/test\.sh$"), "--collect-only -q"),
 ]
 
+# Commands that need what this test does not run: PostgreSQL with the http
+# billing backend, the reference billing service and a job worker, each
+# started in the background. The test named runs the same steps against real
+# processes (the service on a free port, a worker it starts and stops, a call).
+RUN_BY_OTHER_TESTS: dict[str, str] = {
+    command: "tests/test_billing_http.py"
+    for command in (
+        ".venv/bin/python -m ivr.billing.reference_server --port 8081"
+        " --db /tmp/billing.sqlite3 --secret s3cret --seed-demo &",
+        "createdb -h 127.0.0.1 -U postgres ivr",
+        "export DATABASE_URL=postgresql://postgres@127.0.0.1:5432/ivr BILLING_BACKEND=http"
+        " BILLING_HTTP_URL=http://127.0.0.1:8081 BILLING_HTTP_SECRET=s3cret",
+        ".venv/bin/flask --app wsgi ivr worker &",
+        ".venv/bin/flask --app wsgi ivr call --from +15550100001 --answer 1234 --answer 1"
+        " --answer 2",
+    )
+}
+# Blocks holding one of those are run there, not here (they share one shell).
+SEE_OTHER_TESTS = "run by another test"
+
 # Placeholders and values that only make sense on the reader's side.
 #  - CA...: the CallSid of a call; the last one an earlier command printed;
 #  - the production database on db-host: a SQLite file of this copy (there is
@@ -256,8 +276,10 @@ def test_the_parser_reads_commands_as_the_shell_does(tmp_path: Path) -> None:
 
 def test_every_special_treatment_names_a_command_the_docs_hold() -> None:
     commands = {c.text for block in all_blocks() for c in block.commands}
-    named = [*STDIN, *EXPECT, *SERVERS, *NEEDS_SERVER]
+    named = [*STDIN, *EXPECT, *SERVERS, *NEEDS_SERVER, *RUN_BY_OTHER_TESTS]
     assert [text for text in named if text not in commands] == []
+    for test_file in set(RUN_BY_OTHER_TESTS.values()):
+        assert (ROOT / test_file).is_file(), test_file
     for old in SUBSTITUTIONS:
         assert any(old in text for text in commands), old
     for pattern, _ in ADDED_ARGUMENTS:
@@ -314,6 +336,11 @@ class Reader:
     log: list[str] = field(default_factory=list)
 
     def run_block(self, block: Block) -> None:
+        elsewhere = [c for c in block.commands if c.text in RUN_BY_OTHER_TESTS]
+        if elsewhere:
+            where = RUN_BY_OTHER_TESTS[elsewhere[0].text]
+            self.log.append(f"  --    {block.doc}:{block.line}: {SEE_OTHER_TESTS} ({where})")
+            return
         state = self.work / "block-state.sh"
         state.write_text("")  # a fresh shell for every block
         for command in block.commands:

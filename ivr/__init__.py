@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import billing, cli, console, db, observability, prompts
+from . import billing, cli, console, db, messaging, observability, prompts
 from . import config as config_module
 from .voice import bp as voice_bp
 
@@ -28,6 +28,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     observability.init_app(app)
     prompts.init_app(app)
     app.register_blueprint(voice_bp)
+    messaging.init_app(app)
     console.init_app(app)
     cli.init_app(app)
     return app

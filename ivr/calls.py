@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, Integer, bindparam, column, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from . import billing
+from . import billing, messaging
 from .billing import changes as billing_changes
 from .flow.steps import STEPS, account_unreachable, ask, decide, whisper
 from .flow.types import (
@@ -33,15 +33,19 @@ from .flow.types import (
     Digits,
     Effect,
     LookupUnavailable,
+    RecordConsent,
     Reinstate,
     RequestCallback,
     Say,
+    SendText,
 )
+from .hours import callback_due, parse_hours
 from .models import (
     BillingChange,
     Call,
     CallbackRequest,
     CallEvent,
+    Consent,
     Offer,
     Subscription,
     WebhookReply,
@@ -72,6 +76,9 @@ _COLUMNS = (
 _FLOW_FIELDS = (
     "subscription_ids",
     "receipt",
+    "consent",
+    "consent_text",
+    "pending_ids",
     "from_state",
     "region",
     "region_source",
@@ -125,6 +132,7 @@ REPLIES = WebhookReply.__table__
 SUBSCRIPTIONS = Subscription.__table__
 OFFERS = Offer.__table__
 CALLBACKS = CallbackRequest.__table__
+CONSENTS = Consent.__table__
 CHANGES = BillingChange.__table__
 
 
@@ -163,7 +171,7 @@ class CallRow(Row):
         self.__dict__["new_events"] = []
 
 
-_TUPLE_FIELDS = ("subscription_ids", "receipt")
+_TUPLE_FIELDS = ("subscription_ids", "receipt", "pending_ids")
 
 
 def state_of(call: CallRow) -> CallState:
@@ -242,6 +250,15 @@ def lock_call(conn: Connection, call_sid: str) -> tuple[CallRow, Any] | None:
     values = dict(row)
     stamp = values.pop("prompts_stamp")
     return CallRow(values), stamp
+
+
+_LOCK_CALL_BY_ID = select(CALLS).where(CALLS.c.id == bindparam("id")).with_for_update(of=CALLS)
+
+
+def lock_call_by_id(conn: Connection, call_id: int) -> CallRow | None:
+    """A call's row by its id, locked until commit (to add to its record)."""
+    row = conn.execute(_LOCK_CALL_BY_ID, {"id": call_id}).mappings().first()
+    return CallRow(row) if row is not None else None
 
 
 def open_call(conn: Connection, hook: Webhook) -> tuple[CallRow, Any]:
@@ -408,11 +425,25 @@ def answer(
     for kind, detail in decision.records:
         event(call, kind, detail)
     results = apply_effects(session, call, decision.effects, config)
+    for text in (e for e in decision.effects if isinstance(e, SendText)):
+        if text.kind == "callback":
+            _text_callback(conn, call, catalog, decision, config)
+        else:
+            _text_confirmation(conn, call, catalog, decision, results, config)
+    if any(isinstance(e, RecordConsent) for e in decision.effects):
+        _record_consent(conn, call, catalog, decision, config)
     spoken, marks = render_lines(catalog, decision, results)
-    receipt = [line.text for line, mark in zip(spoken, marks, strict=True) if mark == "receipt"]
-    if receipt:
+    said = {
+        mark: tuple(line.text for line, m in zip(spoken, marks, strict=True) if m == mark)
+        for mark in ("receipt", "consent")
+    }
+    if said["receipt"]:
         # Said again, word for word, when the caller presses star.
-        decision = replace(decision, state=decision.state.but(receipt=tuple(receipt)))
+        decision = replace(decision, state=decision.state.but(receipt=said["receipt"]))
+    if said["consent"]:
+        # The exact words of the question, kept with a yes.
+        consent_text = " ".join(said["consent"])
+        decision = replace(decision, state=decision.state.but(consent_text=consent_text))
     if decision.state.step != state.step:
         event(call, "step", {"from": state.step, "to": decision.state.step})
     store_state(call, decision.state)
@@ -555,7 +586,7 @@ def apply_effects(
             _save_subscription(conn, sub)
             if offer.kind == "help" and not help_booked:
                 # One specialist's call back, whatever the number of subscriptions.
-                _book_callback(conn, call, "offer_help")
+                _book_callback(conn, call, "offer_help", config)
                 help_booked = True
             payload = {
                 "account": call.account_number,
@@ -586,9 +617,10 @@ def apply_effects(
             )
         elif isinstance(effect, Reinstate):
             sub = _lock_subscription(conn, effect.subscription_id)
-            billing.reinstate(sub)
+            changed = billing.reinstate(sub)
             _save_subscription(conn, sub)
-            # A change of its own; the caller hears the code of the offer that follows.
+            # A change of its own (with an offer taken after cancelling, the
+            # caller hears the offer's code, which follows).
             code = _change_code(session, call)
             billing_changes.record(
                 conn,
@@ -600,13 +632,114 @@ def apply_effects(
                 confirmation=code,
             )
             event(call, "reinstated", {"subscription": sub.plan, "confirmation": code})
+        elif isinstance(effect, RequestCallback):
+            _book_callback(conn, call, effect.reason, config, effect.due)
             continue
         else:
-            assert isinstance(effect, RequestCallback)
-            _book_callback(conn, call, effect.reason)
+            # SendText and RecordConsent need what was said: see answer().
             continue
         results[sub.id] = {**changed, "code": Digits(code)}
     return results
+
+
+def _text_confirmation(
+    conn: Connection,
+    call: CallRow,
+    catalog: Catalog,
+    decision: Decision,
+    results: Results,
+    config: Mapping[str, Any],
+) -> None:
+    """Queue the written copy of this decision's confirmation: each change as
+    said, with its code as plain digits, in the caller's language."""
+    language = decision.state.language
+    company = config.get("COMPANY_NAME") or ""
+    plain = {
+        sub: {k: (v.value if isinstance(v, Digits) else v) for k, v in produced.items()}
+        for sub, produced in results.items()
+    }
+    parts = [
+        catalog.text(
+            language,
+            _with_results(
+                replace(line, key=f"sms_{line.key}", params={**line.params, "company": company}),
+                plain,
+            ),
+        )
+        for line in decision.lines
+        if line.mark == "receipt"
+    ]
+    assert call.from_number is not None
+    message_id = messaging.queue(
+        conn,
+        config,
+        phone=call.from_number,
+        kind="confirmation",
+        language=language,
+        body="\n".join(parts),
+        call_id=call.id,
+    )
+    event(call, "sms_queued", {"message": message_id, "kind": "confirmation"})
+
+
+def _text_callback(
+    conn: Connection, call: CallRow, catalog: Catalog, decision: Decision, config: Mapping[str, Any]
+) -> None:
+    """Queue "we'll call you by 5 PM tomorrow from this number"."""
+    [confirmed] = [line for line in decision.lines if line.key == "callback_confirmed"]
+    language = decision.state.language
+    body = catalog.text(
+        language,
+        Say("sms_callback", {"company": config.get("COMPANY_NAME") or "", **confirmed.params}),
+    )
+    assert call.from_number is not None
+    message_id = messaging.queue(
+        conn, config, phone=call.from_number, kind="callback", language=language, body=body,
+        call_id=call.id,
+    )  # fmt: skip
+    event(call, "sms_queued", {"message": message_id, "kind": "callback"})
+
+
+def _record_consent(
+    conn: Connection, call: CallRow, catalog: Catalog, decision: Decision, config: Mapping[str, Any]
+) -> None:
+    """The caller's yes to one win-back text: the words they heard, when, from
+    which number; and the one text, queued for later."""
+    [consent] = [e for e in decision.effects if isinstance(e, RecordConsent)]
+    assert call.from_number is not None
+    conn.execute(
+        insert(CONSENTS).values(
+            call_id=call.id,
+            phone=call.from_number,
+            kind="winback_sms",
+            words=consent.words,
+            answer=consent.answer[:200],
+            given_at=utcnow(),
+        )
+    )
+    event(
+        call, "consent", {"kind": "winback_sms", "words": consent.words, "answer": consent.answer}
+    )
+    language = decision.state.language
+    plan = ""
+    if call.subscription_id is not None:
+        sub = conn.execute(_LOCK_SUBSCRIPTION, {"id": call.subscription_id}).mappings().first()
+        plan = sub["plan"] if sub else ""
+    body = catalog.text(
+        language, Say("sms_winback", {"company": config.get("COMPANY_NAME") or "", "plan": plan})
+    )
+    days = float(config.get("WINBACK_AFTER_DAYS") or 30)
+    message_id = messaging.queue(
+        conn,
+        config,
+        phone=call.from_number,
+        kind="winback",
+        language=language,
+        body=body,
+        call_id=call.id,
+        send_at=utcnow() + dt.timedelta(days=days),
+    )
+    event(call, "sms_queued", {"message": message_id, "kind": "winback", "days": days})
 
 
 def _change_code(session: Session, call: CallRow) -> str:
@@ -629,9 +762,31 @@ def _save_subscription(conn: Connection, sub: Row) -> None:
         conn.execute(update(SUBSCRIPTIONS).where(SUBSCRIPTIONS.c.id == sub.id).values(changes))
 
 
-def _book_callback(conn: Connection, call: CallRow, reason: str) -> None:
-    conn.execute(insert(CALLBACKS).values(call_id=call.id, phone=call.from_number, reason=reason))
-    event(call, "callback_requested", {"phone": call.from_number, "reason": reason})
+def _book_callback(
+    conn: Connection,
+    call: CallRow,
+    reason: str,
+    config: Mapping[str, Any],
+    due: dt.datetime | None = None,
+) -> None:
+    if due is None:
+        timezone = config.get("AGENT_TIMEZONE") or "America/New_York"
+        due = callback_due(
+            parse_hours(config.get("AGENT_HOURS") or ""),
+            utcnow(),
+            timezone,
+            int(config.get("CALLBACK_TARGET_DAYS") or 1),
+        )
+    conn.execute(
+        insert(CALLBACKS).values(
+            call_id=call.id, phone=call.from_number, reason=reason, due_at=due, attempts=[]
+        )
+    )
+    event(
+        call,
+        "callback_requested",
+        {"phone": call.from_number, "reason": reason, "due": due.isoformat()},
+    )
 
 
 def confirmation_code(session: Session, call: CallRow) -> str:

@@ -66,4 +66,15 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         # it has been silent for STALLED_AFTER s (it died mid-job).
         "BILLING_WORKER_HEARTBEAT": float(env.get("BILLING_WORKER_HEARTBEAT") or 2),
         "BILLING_WORKER_STALLED_AFTER": float(env.get("BILLING_WORKER_STALLED_AFTER") or 10),
+        # Texts after the call (ivr/messaging): Twilio's account, and the sender
+        # (a number, or a Messaging Service SID "MG..."). Without them, no texts.
+        "TWILIO_ACCOUNT_SID": env.get("TWILIO_ACCOUNT_SID") or None,
+        "SMS_FROM": env.get("SMS_FROM") or None,
+        # Tests only: where the twilio client sends its requests.
+        "TWILIO_API_BASE": env.get("TWILIO_API_BASE") or None,
+        # A call back is due by the close of this many business days after the
+        # day it was asked for (business days: AGENT_HOURS).
+        "CALLBACK_TARGET_DAYS": int(env.get("CALLBACK_TARGET_DAYS") or 1),
+        # When a win-back text the caller agreed to goes out, in days after the call.
+        "WINBACK_AFTER_DAYS": float(env.get("WINBACK_AFTER_DAYS") or 30),
     }

@@ -44,3 +44,25 @@ def is_open(spans: list[Span], now: dt.datetime, timezone: str) -> bool:
         return True
     local = now.astimezone(ZoneInfo(timezone))
     return any(local.weekday() in s.days and s.opens <= local.time() < s.closes for s in spans)
+
+
+def callback_due(
+    spans: list[Span], now: dt.datetime, timezone: str, business_days: int
+) -> dt.datetime:
+    """When a call back asked for now is due: the close of the `business_days`-th
+    day after today on which people answer (today not counted), in `timezone`.
+    With no hours set (people answer at any hour), `business_days` days from now."""
+    local = now.astimezone(ZoneInfo(timezone))
+    if not spans:
+        return local + dt.timedelta(days=business_days)
+    day = local.date()
+    counted = 0
+    for _ in range(366):
+        day += dt.timedelta(days=1)
+        closes = [s.closes for s in spans if day.weekday() in s.days]
+        if closes:
+            counted += 1
+            if counted >= max(business_days, 1):
+                latest = max(closes)
+                return dt.datetime.combine(day, latest, ZoneInfo(timezone)).replace(microsecond=0)
+    raise ValueError("AGENT_HOURS opens on no day of the week")

@@ -37,6 +37,8 @@ OUTCOMES = (
     "no_subscription",
     "abandoned",
     "in_progress",
+    # A cancellation not yet in effect was undone by phone (the way back).
+    "reinstated",
 )
 
 # Stripe's cancellation_details.feedback values, so reasons map onto billing systems.
@@ -249,6 +251,13 @@ class CallbackRequest(Base):
     phone: Mapped[str | None] = mapped_column(String(32))
     reason: Mapped[str] = mapped_column(String(40), default="agent_unavailable")
     requested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    # By when the caller was told to expect it (AGENT_HOURS, CALLBACK_TARGET_DAYS).
+    due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), index=True)
+    # Who is on it, and each try: [{"at", "by", "result"}] (answered, no answer, voicemail).
+    assignee: Mapped[str | None] = mapped_column(String(200))
+    attempts: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, default=list)
+    # How it ended (e.g. "cancelled", "kept", "resolved"), with done_at and done_by.
+    outcome: Mapped[str | None] = mapped_column(String(40))
     done_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     done_by: Mapped[str | None] = mapped_column(String(200))
 
@@ -320,7 +329,7 @@ class BillingChange(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"), index=True)
     subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id"))
-    # cancel | offer
+    # cancel | offer | reinstate
     kind: Mapped[str] = mapped_column(String(10))
     # What is sent to billing (reason and words, or offer and terms).
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -339,3 +348,59 @@ class BillingChange(Base):
 
     call: Mapped[Call] = relationship()
     subscription: Mapped[Subscription] = relationship()
+
+
+class SmsMessage(Base):
+    """A text to a caller: the written confirmation, or a win-back offer the
+    caller consented to. Queued in the webhook's transaction; a job sends it
+    through Twilio's Messaging API (ivr/messaging/jobs.py); Twilio's status
+    callbacks say what became of it."""
+
+    __tablename__ = "sms_messages"
+    __table_args__ = (Index("ix_sms_messages_phone_state", "phone", "state"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"), index=True)
+    phone: Mapped[str] = mapped_column(String(32))
+    # confirmation | winback
+    kind: Mapped[str] = mapped_column(String(20))
+    language: Mapped[str] = mapped_column(String(10))
+    body: Mapped[str] = mapped_column(Text)
+    # pending (to send) | queued | sending | sent | delivered | undelivered | failed
+    # | cancelled (opted out, or consent revoked, before it went)
+    state: Mapped[str] = mapped_column(String(12), default="pending")
+    send_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    twilio_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    error_code: Mapped[int | None] = mapped_column(Integer)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class SmsOptOut(Base):
+    """A number that replied STOP (or another opt-out word): no text goes to
+    it again until it replies START."""
+
+    __tablename__ = "sms_opt_outs"
+
+    phone: Mapped[str] = mapped_column(String(32), primary_key=True)
+    keyword: Mapped[str] = mapped_column(String(20))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Consent(Base):
+    """A caller's yes to being texted a win-back offer: the exact words they
+    heard, when, and from which number. Revoked by STOP."""
+
+    __tablename__ = "consents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"), index=True)
+    phone: Mapped[str] = mapped_column(String(32), index=True)
+    kind: Mapped[str] = mapped_column(String(20), default="winback_sms")
+    words: Mapped[str] = mapped_column(Text)
+    # How the yes was given: the key pressed or the words said.
+    answer: Mapped[str] = mapped_column(String(200))
+    given_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

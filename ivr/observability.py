@@ -339,6 +339,45 @@ class _BillingChanges:
         )
 
 
+class _AfterTheCall:
+    """Call backs waiting and overdue; texts by kind and state."""
+
+    def collect(self) -> Iterator[Metric]:
+        from sqlalchemy import func, select
+
+        from .models import CallbackRequest, SmsMessage, utcnow
+
+        try:
+            with db.new_session() as s:
+                waiting = CallbackRequest.done_at.is_(None)
+                open_count = s.scalar(select(func.count()).where(waiting)) or 0
+                overdue = (
+                    s.scalar(select(func.count()).where(waiting, CallbackRequest.due_at < utcnow()))
+                    or 0
+                )
+                texts = s.execute(
+                    select(SmsMessage.kind, SmsMessage.state, func.count()).group_by(
+                        SmsMessage.kind, SmsMessage.state
+                    )
+                ).all()
+        except Exception:
+            logging.getLogger("ivr.metrics").warning("metrics: cannot count call backs and texts")
+            return
+        yield GaugeMetricFamily(
+            "ivr_callbacks_waiting", "Call backs not done yet.", value=open_count
+        )
+        yield GaugeMetricFamily(
+            "ivr_callbacks_overdue", "Call backs not done by the time the caller was told.",
+            value=overdue,
+        )  # fmt: skip
+        family = GaugeMetricFamily(
+            "ivr_texts", "Texts to callers, by kind and state.", labels=["kind", "state"]
+        )
+        for kind, state, n in texts:
+            family.add_metric([kind, state], n)
+        yield family
+
+
 class _ThisProcess:
     def collect(self) -> Iterator[Metric]:
         return _METRICS.collect()
@@ -362,6 +401,7 @@ def metrics() -> Response:
         registry.register(_ThisProcess())
     registry.register(_CallsByOutcome())
     registry.register(_BillingChanges())
+    registry.register(_AfterTheCall())
     response = Response(generate_latest(registry), mimetype=None)
     response.headers["Content-Type"] = CONTENT_TYPE_LATEST
     response.headers["Cache-Control"] = "no-store"

@@ -25,7 +25,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from . import jurisdictions
-from .flow.types import Digits, Say
+from .flow.types import Digits, DueBy, Say
 from .flow.understand import Vocabulary
 
 # libyaml's loader where PyYAML was built with it: the files parse 10x faster.
@@ -187,6 +187,8 @@ class Catalog:
             return " ".join(self.value(language, v) for v in value)
         if isinstance(value, Digits):
             return ", ".join(value.value)
+        if isinstance(value, DueBy):
+            return self.due(language, value)
         if isinstance(value, dt.datetime):
             value = value.date()
         if isinstance(value, dt.date):
@@ -203,6 +205,32 @@ class Catalog:
                 self.label(language, key), {"dollars": str(dollars), "cents": f"{cents:02d}"}
             )
         return str(value)
+
+    def due(self, language: str, due: DueBy) -> str:
+        """ "by 5 PM tomorrow", "by 9:30 AM on Tuesday, December 2, 2026"."""
+        at = due.at
+        ampm = self.label_list(language, "ampm") or ["AM", "PM"]
+        parts = {
+            "hour12": str(at.hour % 12 or 12),
+            "hour24": str(at.hour),
+            "minute": f"{at.minute:02d}",
+            "ampm": ampm[at.hour >= 12],
+        }
+        time = fill(self.label(language, "time" if at.minute == 0 else "time_minutes"), parts)
+        day = at.date()
+        if day == due.today:
+            key = "today"
+        elif day == due.today + dt.timedelta(days=1):
+            key = "tomorrow"
+        else:
+            key = "on"
+        weekdays = self.label_list(language, "weekdays")
+        values = {
+            "time": time,
+            "weekday": weekdays[day.weekday()] if len(weekdays) == 7 else "",
+            "date": self.value(language, day),
+        }
+        return fill(self.label(language, f"due.{key}"), values)
 
     def label_list(self, language: str, name: str) -> Sequence[str]:
         for pack in (self.pack(language), self.packs[BASE_LANGUAGE]):

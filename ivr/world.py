@@ -7,16 +7,23 @@ import datetime as dt
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash
 
-from . import billing
-from .flow.types import CustomerFacts, LookupUnavailable, OfferFacts, SubscriptionFacts
+from . import billing, messaging
+from .flow.types import (
+    CustomerFacts,
+    DueBy,
+    LookupUnavailable,
+    OfferFacts,
+    SubscriptionFacts,
+)
 from .flow.understand import Vocabulary
-from .hours import Span, is_open, parse_hours
+from .hours import Span, callback_due, is_open, parse_hours
 from .jurisdictions import Jurisdiction, Jurisdictions
 from .models import Customer, Offer, Subscription, utcnow
 from .prompts import Catalog
@@ -61,6 +68,15 @@ _ACTIVE_SUBSCRIPTIONS = (
     .order_by(Subscription.id)
 )
 _SUBSCRIPTION_BY_ID = select(*_SUBSCRIPTION).where(Subscription.id == bindparam("id"))
+_PENDING_CANCELLATIONS = (
+    select(*_SUBSCRIPTION)
+    .where(
+        Subscription.customer_id == bindparam("customer_id"),
+        Subscription.status == "cancelled",
+        Subscription.cancel_at >= bindparam("today"),
+    )
+    .order_by(Subscription.id)
+)
 _OFFER_FOR_REASON = (
     select(*_OFFER)
     .where(Offer.reason_code == bindparam("reason_code"), Offer.active.is_(True))
@@ -144,6 +160,26 @@ class DbWorld:
 
     def offer(self, offer_id: int) -> OfferFacts | None:
         return _offer(self.conn.execute(_OFFER_BY_ID, {"id": offer_id}).first())
+
+    def pending_cancellations(self, customer_id: int) -> Sequence[SubscriptionFacts]:
+        today = self.now.astimezone(ZoneInfo(self.config["AGENT_TIMEZONE"])).date()
+        rows = self.conn.execute(
+            _PENDING_CANCELLATIONS, {"customer_id": customer_id, "today": today}
+        )
+        return [_subscription(*row) for row in rows]
+
+    def callback_due(self) -> DueBy:
+        timezone = self.config["AGENT_TIMEZONE"]
+        due = callback_due(
+            _hours(self.config.get("AGENT_HOURS") or ""),
+            self.now,
+            timezone,
+            int(self.config.get("CALLBACK_TARGET_DAYS") or 1),
+        )
+        return DueBy(due, self.now.astimezone(ZoneInfo(timezone)).date())
+
+    def can_text(self, phone: str | None) -> bool:
+        return messaging.can_text(self.conn, self.config, phone)
 
     def jurisdiction(self, on_file: str | None, from_state: str | None) -> Jurisdiction:
         rules: Jurisdictions = current_app.extensions["ivr.jurisdictions"]

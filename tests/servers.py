@@ -39,7 +39,7 @@ class Server:
         self.process.wait(timeout=20)
 
 
-def start_server(database_url: str, log: Path, **settings: str) -> Server:
+def start_server(database_url: str, log: Path, port: int | None = None, **settings: str) -> Server:
     """Start gunicorn (2 workers, 2 threads) with the test secrets and `settings`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GUNICORN_", "PROMETHEUS_"))}
     env.pop("PUBLIC_BASE_URL", None)
@@ -56,7 +56,7 @@ def start_server(database_url: str, log: Path, **settings: str) -> Server:
             **settings,
         }
     )
-    port = free_port()
+    port = port or free_port()
     with log.open("wb") as out:
         process = subprocess.Popen(
             gunicorn_command(f"127.0.0.1:{port}"),

@@ -43,7 +43,9 @@ def counts(app: Flask) -> tuple[int, int, int]:
 
 def test_a_second_cancellation_needs_the_reset_and_gets_it(app: Flask) -> None:
     assert simulate_call(app, CANCEL_BY_KEYPAD, from_number=ADA).outcome == "cancelled"
-    assert simulate_call(app, CANCEL_BY_KEYPAD, from_number=ADA).outcome == "no_subscription"
+    # Her Premium is cancelled but still running: she is offered the way back,
+    # leaves it ("2"), and there is nothing else to cancel.
+    assert simulate_call(app, ["1234", "2"], from_number=ADA).outcome == "no_subscription"
 
     with app.app_context():
         restored = reset_demo(db.session(), app.config["VOICE_PROMPTS_DIR"])
@@ -158,7 +160,8 @@ def test_on_a_terminal_seed_demo_asks_before_the_reset(
     )
     assert ("Reset Ada Lovelace" in result.output) is reset
     outcome = simulate_call(app, CANCEL_BY_KEYPAD, from_number=ADA).outcome
-    assert outcome == ("cancelled" if reset else "no_subscription")
+    # Without the reset her cancelled Premium is offered back, and "1" keeps it.
+    assert outcome == ("cancelled" if reset else "reinstated")
 
 
 def test_seed_demo_reset_says_what_it_restored(app: Flask) -> None:

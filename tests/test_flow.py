@@ -20,12 +20,15 @@ from ivr.flow.types import (
     Cancel,
     CustomerFacts,
     Decision,
+    DueBy,
     Hangup,
     Listen,
     OfferFacts,
+    RecordConsent,
     Reinstate,
     RequestCallback,
     Say,
+    SendText,
     SubscriptionFacts,
     Transfer,
 )
@@ -48,6 +51,8 @@ class FakeWorld:
     pins: dict[int, str] = field(default_factory=dict)
     subs: dict[int, list[SubscriptionFacts]] = field(default_factory=dict)
     offers: dict[str, OfferFacts] = field(default_factory=dict)
+    pending: dict[int, list[SubscriptionFacts]] = field(default_factory=dict)
+    textable: set[str] = field(default_factory=set)
 
     def vocabulary(self, language: str) -> Vocabulary:
         return PACKS[language].vocabulary
@@ -71,9 +76,8 @@ class FakeWorld:
         return self.subs.get(customer_id, [])
 
     def subscription(self, subscription_id: int) -> SubscriptionFacts | None:
-        return next(
-            (s for subs in self.subs.values() for s in subs if s.id == subscription_id), None
-        )
+        every = [*self.subs.values(), *self.pending.values()]
+        return next((s for subs in every for s in subs if s.id == subscription_id), None)
 
     def offer_for(self, reason_code: str) -> OfferFacts | None:
         return self.offers.get(reason_code)
@@ -86,6 +90,15 @@ class FakeWorld:
 
     def jurisdiction(self, on_file: str | None, from_state: str | None) -> Jurisdiction:
         return RULES.resolve(on_file, from_state)
+
+    def pending_cancellations(self, customer_id: int) -> Sequence[SubscriptionFacts]:
+        return self.pending.get(customer_id, [])
+
+    def can_text(self, phone: str | None) -> bool:
+        return bool(phone) and phone in self.textable
+
+    def callback_due(self) -> DueBy:
+        return DueBy(dt.datetime(2026, 12, 1, 17, 0, tzinfo=dt.UTC), dt.date(2026, 11, 30))
 
 
 def world() -> FakeWorld:
@@ -390,7 +403,11 @@ def test_nobody_answers_offers_a_call_back_or_going_on() -> None:
     assert d.state.step == "agent_unavailable" and keys_of(d) == ["agent_unavailable"]
     d = call(keys("1"))
     assert d.state.outcome == "callback"
-    assert d.effects == (RequestCallback("no-answer"),)
+    due = dt.datetime(2026, 12, 1, 17, 0, tzinfo=dt.UTC)
+    assert d.effects == (RequestCallback("no-answer", due),)
+    # The caller hears when: "by 5 PM tomorrow".
+    assert d.lines[0] == Say("callback_confirmed", {"due": DueBy(due, dt.date(2026, 11, 30))})
+    assert keys_of(d) == ["callback_confirmed", "goodbye"]
 
 
 def test_going_on_returns_to_the_same_question_and_never_transfers_twice() -> None:
@@ -752,14 +769,21 @@ def _reach_every_step() -> dict[str, list[Call]]:
         ("+15550100001", True, [keys("1234"), keys("1"), keys("1")]),
         ("+15550100001", True, [keys("1234"), keys("1"), keys("1"), keys("1")]),
     ]
+    # Alan's Premium is cancelled but still running: the way back.
+    way_back = [("+15550100003", True, [])]
     reached: dict[str, list[Call]] = {}
     for (caller, open_, answers), from_state in [
         *((p, "NY") for p in paths),
         *((p, "MN") for p in minnesota),
+        *((p, "NY") for p in way_back),
     ]:
         w = world()
         w.open_ = open_
+        w.pending = {3: [SubscriptionFacts(31, "Premium", Decimal("29.99"), END)]}
+        w.textable = {"+15550100001"}
         call = Call(caller, w, from_state)
+        if caller == "+15550100003":
+            answers = [keys("4321")]
         for a in answers:
             call(a)
         reached.setdefault(call.state.step, []).append(call)
@@ -923,3 +947,67 @@ def test_silence_after_the_minnesota_question_hears_no_offer() -> None:
         call(answer)
     d = call(SILENCE)
     assert keys_of(d) == ["goodbye"] and "offer" not in marks_of(d)
+
+
+# --- after the call ---------------------------------------------------------------
+
+
+def test_a_textable_caller_gets_the_confirmation_in_writing_and_one_consent_question() -> None:
+    w = world()
+    w.textable = {"+15550100001"}
+    call = Call(w=w)
+    call(keys("1234"))
+    call(keys("1"))
+    d = call(keys("2"))
+    assert d.effects == (Cancel(11, "too_expensive", None), SendText("confirmation"))
+    assert keys_of(d) == ["cancelled", "sms_sent", "hear_again", "winback_consent"]
+    assert d.state.consent == "asked"
+    consent = d.state.but(consent_text="May we text you ...?")
+    call.decision = Decision(consent, d.lines, d.then)
+    d = call(keys("1"))
+    assert d.effects == (RecordConsent("May we text you ...?", "pressed 1"),)
+    assert keys_of(d) == ["consent_thanks", "goodbye"] and d.then == Hangup()
+
+
+def test_no_text_no_promise_and_no_consent_question() -> None:
+    call = Call()
+    call(keys("1234"))
+    call(keys("1"))
+    d = call(keys("2"))
+    assert SendText("confirmation") not in d.effects
+    assert "sms_sent" not in keys_of(d) and "winback_consent" not in keys_of(d)
+
+
+def test_silence_at_the_consent_question_is_no_consent() -> None:
+    w = world()
+    w.textable = {"+15550100001"}
+    call = Call(w=w)
+    for answer in (keys("1234"), keys("1"), keys("2")):
+        call(answer)
+    d = call(SILENCE)
+    assert not d.effects and keys_of(d) == ["goodbye"]
+
+
+def test_the_way_back_keeps_a_cancellation_not_yet_in_effect() -> None:
+    w = world()
+    w.pending = {3: [SubscriptionFacts(31, "Premium", Decimal("29.99"), END)]}
+    call = Call("+15550100003", w)
+    d = call(keys("4321"))
+    assert d.state.step == "way_back"
+    assert keys_of(d) == ["way_back_ends", "way_back_question"]
+    assert d.lines[0].params == {"plan": Say(text="Premium"), "end_date": END}
+    d = call(said("keep it"))
+    assert d.effects == (Reinstate(31),) and d.state.outcome == "reinstated"
+    assert d.lines[0] == Say(
+        "reinstated", {"plan": Say(text="Premium")}, results_of=31, mark="receipt"
+    )
+
+
+def test_leaving_it_cancelled_with_nothing_active_says_goodbye() -> None:
+    w = world()
+    w.pending = {3: [SubscriptionFacts(31, "Premium", Decimal("29.99"), END)]}
+    call = Call("+15550100003", w)
+    call(keys("4321"))
+    d = call(keys("2"))
+    assert d.state.outcome == "no_subscription" and not d.effects
+    assert keys_of(d) == ["way_back_left"]

@@ -31,13 +31,16 @@ def register(ivr_cli: AppGroup) -> None:
 @click.option("--concurrency", default=4, show_default=True, help="Jobs run at once.")
 @with_appcontext
 def worker_command(concurrency: int) -> None:
-    """Apply billing changes (BILLING_BACKEND=http): runs until SIGTERM."""
+    """Apply billing changes (BILLING_BACKEND=http) and send texts to callers
+    (SMS_FROM set): runs until SIGTERM."""
+    from .. import messaging
     from .jobs import run_worker
 
-    if (current_app.config.get("BILLING_BACKEND") or "embedded") == "embedded":
+    embedded = (current_app.config.get("BILLING_BACKEND") or "embedded") == "embedded"
+    if embedded and not messaging.enabled(current_app.config):
         click.echo(
-            "BILLING_BACKEND is embedded: changes are applied during the call; "
-            "no worker is needed.",
+            "BILLING_BACKEND is embedded and no texts are set up (SMS_FROM): changes are "
+            "applied during the call; no worker is needed.",
             err=True,
         )
         sys.exit(2)

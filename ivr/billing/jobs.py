@@ -35,6 +35,8 @@ log = logging.getLogger("ivr.billing")
 
 QUEUE = "billing"
 TASK = "ivr.apply_billing_change"
+# The queues a worker runs: billing changes, and texts to callers.
+QUEUES = [QUEUE, "messages"]
 CHANGES = BillingChange.__table__
 
 # The Flask app the worker process runs jobs in (set by `run_worker`).
@@ -42,17 +44,19 @@ _worker_app: Flask | None = None
 
 
 class UntilApplied(BaseRetryStrategy):
-    """Retry while billing is unavailable, waiting twice as long each time
-    (up to `max_wait` seconds); never after a refusal."""
+    """Retry while the other side is unavailable (billing, or Twilio for a
+    text), waiting twice as long each time (up to `max_wait` seconds); never
+    after a refusal."""
 
-    def __init__(self, first_wait: float, max_wait: float):
+    def __init__(self, first_wait: float, max_wait: float, retry_on: tuple[type, ...] = ()):
         self.first_wait = first_wait
         self.max_wait = max_wait
+        self.retry_on = retry_on or (BillingUnavailable,)
 
     def get_retry_decision(
         self, *, exception: BaseException, job: procrastinate.jobs.Job
     ) -> RetryDecision | None:
-        if not isinstance(exception, BillingUnavailable):
+        if not isinstance(exception, self.retry_on):
             return None
         wait = min(self.max_wait, self.first_wait * 2 ** min(job.attempts, 30))
         return RetryDecision(retry_in={"seconds": round(wait)})
@@ -71,6 +75,10 @@ def _engine_app(conn_string: str, first_wait: float, max_wait: float) -> procras
         queue=QUEUE,
         retry=UntilApplied(first_wait, max_wait),
     )(_apply_change_job)
+    # Texts to callers run on the same engine and workers (ivr/messaging/jobs.py).
+    from ..messaging import jobs as texts
+
+    texts.register(app, UntilApplied(first_wait, max_wait, (texts.TextingUnavailable,)))
     return app
 
 
@@ -111,10 +119,14 @@ _READ_CHANGE = (
 )
 
 
-def _apply_change_job(change_id: int) -> None:
+def worker_app() -> Flask:
     assert _worker_app is not None, "jobs run in `flask --app wsgi ivr worker`"
-    with _worker_app.app_context():
-        apply_change(change_id, _worker_app.config)
+    return _worker_app
+
+
+def _apply_change_job(change_id: int) -> None:
+    with worker_app().app_context():
+        apply_change(change_id, worker_app().config)
 
 
 def apply_change(change_id: int, config: Mapping[str, Any]) -> str:
@@ -201,7 +213,7 @@ def run_worker(flask_app: Flask, concurrency: int) -> None:
             sweeper = asyncio.create_task(_sweep_stalled(app, stalled_after))
             try:
                 await app.run_worker_async(
-                    queues=[QUEUE],
+                    queues=QUEUES,
                     concurrency=concurrency,
                     update_heartbeat_interval=heartbeat,
                     stalled_worker_timeout=stalled_after,
@@ -219,9 +231,13 @@ async def _sweep_stalled(app: procrastinate.App, stalled_after: float) -> None:
     while True:
         await asyncio.sleep(max(1.0, stalled_after / 3))
         try:
-            stalled = await app.job_manager.get_stalled_jobs(
-                queue=QUEUE, seconds_since_heartbeat=stalled_after
-            )
+            stalled = [
+                job
+                for queue in QUEUES
+                for job in await app.job_manager.get_stalled_jobs(
+                    queue=queue, seconds_since_heartbeat=stalled_after
+                )
+            ]
             for job in stalled:
                 log.warning("putting back job %s of a stalled worker", job.id)
                 await app.job_manager.retry_job(job)

@@ -18,7 +18,7 @@ from flask import (
     stream_with_context,
     url_for,
 )
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 from werkzeug.wrappers import Response as BaseResponse
 
 from .. import compliance, db
@@ -29,6 +29,7 @@ from ..models import (
     Call,
     CallbackRequest,
     CallNote,
+    Customer,
     Offer,
     utcnow,
 )
@@ -205,32 +206,122 @@ def add_note(call_sid: str) -> BaseResponse:
     return redirect(url_for("console.call_detail", call_sid=call.call_sid) + "#notes")
 
 
+CALLBACK_PAGE = 50
+# How the queue can be sorted; overdue call backs always come first.
+CALLBACK_SORTS = {
+    "due": (
+        CallbackRequest.due_at.is_(None),
+        CallbackRequest.due_at,
+        CallbackRequest.requested_at,
+        CallbackRequest.id,
+    ),
+    "requested": (CallbackRequest.requested_at, CallbackRequest.id),
+}
+ATTEMPT_RESULTS = ("answered", "no answer", "voicemail")
+CLOSE_OUTCOMES = ("resolved", "cancelled", "kept", "no reply")
+
+
 @bp.get("/callbacks")
 @role_required("support")
 def callbacks() -> str:
+    """Callers waiting for a call back: overdue first, then by due time
+    (or by when they asked), paged."""
     s = db.session()
-    waiting = s.execute(
-        select(CallbackRequest, Call)
+    now = utcnow()
+    sort = request.args.get("sort", "due")
+    if sort not in CALLBACK_SORTS:
+        sort = "due"
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    waiting = CallbackRequest.done_at.is_(None)
+    overdue_first = case((CallbackRequest.due_at < now, 0), else_=1)
+    total = s.scalar(select(func.count()).select_from(CallbackRequest).where(waiting)) or 0
+    rows = s.execute(
+        select(CallbackRequest, Call, Customer)
         .join(CallbackRequest.call)
-        .where(CallbackRequest.done_at.is_(None))
-        .order_by(CallbackRequest.requested_at, CallbackRequest.id)
+        .outerjoin(Customer, Customer.id == Call.customer_id)
+        .where(waiting)
+        .order_by(overdue_first, *CALLBACK_SORTS[sort])
+        .limit(CALLBACK_PAGE)
+        .offset((page - 1) * CALLBACK_PAGE)
     ).all()
-    return render_template("console/callbacks.html", waiting=waiting, now=utcnow())
+    overdue = s.scalar(
+        select(func.count())
+        .select_from(CallbackRequest)
+        .where(waiting, CallbackRequest.due_at < now)
+    )
+    return render_template(
+        "console/callbacks.html",
+        waiting=rows,
+        now=now,
+        total=total,
+        overdue=overdue or 0,
+        sort=sort,
+        page=page,
+        pages=max((total + CALLBACK_PAGE - 1) // CALLBACK_PAGE, 1),
+        results=ATTEMPT_RESULTS,
+        outcomes=CLOSE_OUTCOMES,
+    )
+
+
+def _callback_for_update(callback_id: int) -> CallbackRequest:
+    callback = db.session().get(CallbackRequest, callback_id, with_for_update=True)
+    if callback is None:
+        abort(404)
+    return callback
+
+
+@bp.post("/callbacks/<int:callback_id>/claim")
+@role_required("support")
+def callback_claim(callback_id: int) -> BaseResponse:
+    callback = _callback_for_update(callback_id)
+    user = current_user()
+    assert user is not None
+    if callback.done_at is None and callback.assignee != user.email:
+        callback.assignee = user.email
+        audit("callback_claim", {"callback_id": callback.id})
+        db.session().commit()
+        flash(f"You have the call back to {callback.phone or 'unknown number'}.", "ok")
+    return redirect(url_for("console.callbacks", **request.args))
+
+
+@bp.post("/callbacks/<int:callback_id>/attempt")
+@role_required("support")
+def callback_attempt(callback_id: int) -> BaseResponse:
+    callback = _callback_for_update(callback_id)
+    result = request.form.get("result", "")
+    if result not in ATTEMPT_RESULTS:
+        flash(f"Say how the try went: {', '.join(ATTEMPT_RESULTS)}.", "error")
+        return redirect(url_for("console.callbacks"))
+    user = current_user()
+    assert user is not None
+    if callback.done_at is None:
+        attempt = {"at": utcnow().isoformat(), "by": user.email, "result": result}
+        callback.attempts = [*(callback.attempts or []), attempt]
+        callback.assignee = callback.assignee or user.email
+        audit("callback_attempt", {"callback_id": callback.id, "result": result})
+        db.session().commit()
+        flash(f"Try logged: {result}.", "ok")
+    return redirect(url_for("console.callbacks"))
 
 
 @bp.post("/callbacks/<int:callback_id>/done")
 @role_required("support")
 def callback_done(callback_id: int) -> BaseResponse:
-    s = db.session()
-    callback = s.get(CallbackRequest, callback_id, with_for_update=True)
-    if callback is None:
-        abort(404)
+    callback = _callback_for_update(callback_id)
+    outcome = request.form.get("outcome") or "resolved"
+    if outcome not in CLOSE_OUTCOMES:
+        flash(f"Close with one of: {', '.join(CLOSE_OUTCOMES)}.", "error")
+        return redirect(url_for("console.callbacks"))
     if callback.done_at is None:
         user = current_user()
         assert user is not None
         callback.done_at = utcnow()
         callback.done_by = user.email
-        audit("callback_done", {"callback_id": callback.id, "phone": callback.phone})
-        s.commit()
+        callback.outcome = outcome
+        audit(
+            "callback_done",
+            {"callback_id": callback.id, "phone": callback.phone, "outcome": outcome},
+        )
+        db.session().commit()
         flash(f"Callback to {callback.phone or 'unknown number'} marked as done.", "ok")
     return redirect(url_for("console.callbacks"))

@@ -27,9 +27,11 @@ from .types import (
     Hangup,
     Listen,
     OfferFacts,
+    RecordConsent,
     Reinstate,
     RequestCallback,
     Say,
+    SendText,
     SubscriptionFacts,
     Transfer,
     World,
@@ -174,6 +176,8 @@ def _ask_receipt(state: CallState, world: World, short: bool) -> list[Say]:
     lines = [Say("hear_again", short=short)]
     if state.offer_permission == "asked":
         lines.append(Say("offer_permission", short=short, mark="permission"))
+    elif state.consent == "asked":
+        lines.append(Say("winback_consent", short=short, mark="consent"))
     return lines
 
 
@@ -490,8 +494,18 @@ def confirmed(state: CallState, outcome: str, lines: Sequence[Say], effects, wor
     it again once ("press star") before goodbye. Where the offer may only come
     after cancelling, this is where the caller is asked whether to hear it."""
     state = state.but(outcome=outcome, outcome_step=state.step)
+    effects = list(effects)
+    lines = list(lines)
+    texted = world.can_text(state.caller)
+    if texted:
+        # The same in writing; said only because it is queued in this very change.
+        effects.append(SendText("confirmation"))
+        lines.append(Say("sms_sent"))
     if outcome == "cancelled" and _offer_after_cancelling(state, world) is not None:
         state = state.but(offer_permission="asked")
+    elif outcome == "cancelled" and texted and state.consent is None:
+        # At most one question after the confirmation: may we text a better offer?
+        state = state.but(consent="asked")
     decision = go(state, "receipt", world, lines)
     return dataclasses.replace(decision, effects=tuple(effects))
 
@@ -555,13 +569,13 @@ def _after_verify(state: CallState, world: World) -> Decision:
         offer_timing=rules.rules.offer,
         recording_notice=rules.rules.recording_notice,
     )
-    subs = world.active_subscriptions(state.customer_id)
-    if not subs:
-        decision = finish(state, "no_subscription", [Say("no_subscription")])
-    elif len(subs) == 1:
-        decision = go(state.but(subscription_id=subs[0].id), "reason", world)
+    pending = world.pending_cancellations(state.customer_id)
+    if pending:
+        # A cancellation not yet in effect: the way back comes first.
+        ids = tuple(s.id for s in pending)
+        decision = go(state.but(pending_ids=ids), "way_back", world)
     else:
-        decision = go(state, "choose", world)
+        decision = _to_what_is_active(state, world)
     return _noting(
         decision,
         "jurisdiction",
@@ -573,6 +587,62 @@ def _after_verify(state: CallState, world: World) -> Decision:
             "rules_version": rules.version,
         },
     )
+
+
+def _to_what_is_active(state: CallState, world: World) -> Decision:
+    assert state.customer_id is not None
+    subs = world.active_subscriptions(state.customer_id)
+    if not subs:
+        return finish(state, "no_subscription", [Say("no_subscription")])
+    if len(subs) == 1:
+        return go(state.but(subscription_id=subs[0].id), "reason", world)
+    return go(state, "choose", world)
+
+
+def _pending(state: CallState, world: World) -> list[SubscriptionFacts]:
+    found = [world.subscription(i) for i in state.pending_ids]
+    return [s for s in found if s is not None]
+
+
+def _ask_way_back(state: CallState, world: World, short: bool) -> list[Say]:
+    lines = (
+        []
+        if short
+        else [
+            Say("way_back_ends", {"plan": _plan(s), "end_date": s.period_end})
+            for s in _pending(state, world)
+        ]
+    )
+    return [*lines, Say("way_back_question", short=short)]
+
+
+def _interpret_way_back(answer: Answer, state: CallState, world: World) -> Meaning | None:
+    """1 or "keep it" keeps what was cancelled; 2 or "no" leaves it."""
+    if answer.kind == "digits":
+        value = {"1": "keep", "2": "leave"}.get(answer.digits[:1])
+        return Meaning(value) if value else None
+    same = {"yes": "keep", "no": "leave", "cancel": "leave"}
+    vocab = world.vocabulary(state.language)
+    intent = intent_of(answer.speech, vocab, ("keep", "leave", *PAUSES), same)
+    if intent is None or intent in PAUSES:
+        return _not_an_answer(answer, state, world)
+    return Meaning(intent, answer.speech, _confident(answer, world))
+
+
+def _apply_way_back(state: CallState, meaning: Meaning, world: World) -> Decision:
+    if meaning.value == "keep":
+        subs = _pending(state, world)
+        lines = [
+            Say("reinstated", {"plan": _plan(s)}, results_of=s.id, mark="receipt") for s in subs
+        ]
+        state = state.but(subscription_id=subs[0].id, subscription_ids=tuple(s.id for s in subs))
+        return confirmed(state, "reinstated", lines, [Reinstate(s.id) for s in subs], world)
+    # Leaving it cancelled: on to anything still active, or goodbye.
+    state = state.but(pending_ids=())
+    assert state.customer_id is not None
+    if not world.active_subscriptions(state.customer_id):
+        return finish(state, "no_subscription", [Say("way_back_left")])
+    return _to_what_is_active(state, world)
 
 
 def _apply_choice(state: CallState, meaning: Meaning, world: World) -> Decision:
@@ -665,12 +735,15 @@ def _apply_confirmation(state: CallState, meaning: Meaning, world: World) -> Dec
 
 def _apply_agent_choice(state: CallState, meaning: Meaning, world: World) -> Decision:
     if meaning.value == "callback":
-        return finish(
-            state,
-            "callback",
-            [Say("callback_confirmed")],
-            [RequestCallback(state.agent_result or state.agent_reason or "agent_unavailable")],
-        )
+        due = world.callback_due()
+        lines = [Say("callback_confirmed", {"due": due})]
+        effects: list[Any] = [
+            RequestCallback(state.agent_result or state.agent_reason or "agent_unavailable", due.at)
+        ]
+        if world.can_text(state.caller):
+            effects.append(SendText("callback"))
+            lines.append(Say("sms_callback_sent"))
+        return finish(state, "callback", [*lines, Say("goodbye")], effects)
     back_to = state.return_step or ("verify" if state.customer_id else "identify")
     # Back where they were; an outcome set on the way (unverified) still holds.
     return go(state, back_to, world)
@@ -685,12 +758,19 @@ def _apply_goodbye(state: CallState, meaning: Meaning, world: World) -> Decision
 
 
 def _interpret_receipt(answer: Answer, state: CallState, world: World) -> Meaning | None:
-    """After the confirmation: yes or no to hearing an offer, when asked;
-    anything else ends the call."""
-    if state.offer_permission == "asked":
+    """After the confirmation: yes or no to the one question asked (hearing an
+    offer, or a text with a better one); anything else ends the call."""
+    if state.offer_permission == "asked" or state.consent == "asked":
         value = _interpret_yes_no(answer, state, world)
         if value is not None and value.kind == "answer":
-            return Meaning("hear_offer" if value.value == "yes" else "no_offer", value.words)
+            yes = value.value == "yes"
+            if state.offer_permission == "asked":
+                return Meaning("hear_offer" if yes else "no_offer", value.words)
+            # How the yes was given, for the consent's record.
+            how = (
+                f'said "{answer.speech}"' if answer.kind == "speech" else f"pressed {answer.digits}"
+            )
+            return Meaning("consent" if yes else "no_consent", how)
     return Meaning("done")
 
 
@@ -705,6 +785,12 @@ def _apply_receipt(state: CallState, meaning: Meaning, world: World) -> Decision
     if meaning.value == "no_offer":
         decision = _goodbye(state.but(offer_permission="declined"), world)
         return _noting(decision, "offer_permission", {"answer": "no"})
+    if meaning.value == "consent" and state.consent_text:
+        decision = _goodbye(state.but(consent="given"), world, [Say("consent_thanks")])
+        consent = RecordConsent(state.consent_text, meaning.words)
+        return dataclasses.replace(decision, effects=(consent,))
+    if meaning.value == "no_consent":
+        return _goodbye(state.but(consent="refused"), world)
     return _goodbye(state, world)
 
 
@@ -714,11 +800,10 @@ def _apply_offer_after(state: CallState, meaning: Meaning, world: World) -> Deci
         return _goodbye(state.but(offer_accepted=False), world)
     assert state.offer_id is not None
     subs = _subscriptions(state, world)
-    effects: list[Any] = []
-    for s in subs:
-        effects.extend((Reinstate(s.id), ApplyOffer(s.id, state.offer_id)))
     decision = _apply_offer_answer(state, meaning, world)
-    return dataclasses.replace(decision, effects=tuple(effects))
+    # Back first, then the offer (a worker applies one subscription's changes in order).
+    reinstated = tuple(Reinstate(s.id) for s in subs)
+    return dataclasses.replace(decision, effects=(*reinstated, *decision.effects))
 
 
 def _repeat_receipt(state: CallState, world: World) -> Decision:
@@ -826,6 +911,15 @@ STEPS: dict[str, Step] = {
             on_repeat=_repeat_receipt,
         ),
         Step(
+            # A cancellation not yet in effect: "to keep it, press 1".
+            "way_back",
+            phase="way_back",
+            ask=_ask_way_back,
+            listening=Listening(num_digits=1, timeout=5, intents=("keep", "yes", "no")),
+            interpret=_interpret_way_back,
+            apply=_apply_way_back,
+        ),
+        Step(
             # "After" rules: the offer, heard only once cancelled and only
             # because the caller said yes to hearing it.
             "offer_after",
@@ -852,6 +946,7 @@ RESUMABLE = {
     "last_chance",
     "receipt",
     "offer_after",
+    "way_back",
 }
 
 # Where a verified caller's "cancel" finishes the cancellation at once: no

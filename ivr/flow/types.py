@@ -71,6 +71,12 @@ class CallState:
     # With "after" rules: None, then "asked", "granted" or "declined";
     # "not_asked" when the caller said "cancel" (no offer follows it).
     offer_permission: str | None = None
+    # May we text a better offer? None, "asked", "given" or "refused"; and
+    # the question exactly as the caller heard it (the consent's record).
+    consent: str | None = None
+    consent_text: str | None = None
+    # Cancellations not yet in effect, the caller may keep (the way back).
+    pending_ids: tuple[int, ...] = ()
 
     def but(self, **changes: Any) -> CallState:
         return dataclasses.replace(self, **changes)
@@ -81,6 +87,15 @@ class Digits:
     """A code read digit by digit."""
 
     value: str
+
+
+@dataclass(frozen=True)
+class DueBy:
+    """A moment said the way people say it: "by 5 PM tomorrow" (in the
+    time zone of the people who will call back), relative to `today`."""
+
+    at: dt.datetime
+    today: dt.date
 
 
 @dataclass(frozen=True)
@@ -137,6 +152,24 @@ class ApplyOffer:
 @dataclass(frozen=True)
 class RequestCallback:
     reason: str
+    # When it is due (AGENT_HOURS and CALLBACK_TARGET); the caller hears it.
+    due: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class SendText:
+    """Text the caller what this decision's changes were (codes, dates)."""
+
+    kind: str = "confirmation"
+
+
+@dataclass(frozen=True)
+class RecordConsent:
+    """The caller said yes to a win-back text: keep the words they heard, and
+    queue the one text."""
+
+    words: str
+    answer: str
 
 
 @dataclass(frozen=True)
@@ -147,7 +180,7 @@ class Reinstate:
     subscription_id: int
 
 
-Effect = Cancel | ApplyOffer | RequestCallback | Reinstate
+Effect = Cancel | ApplyOffer | RequestCallback | Reinstate | SendText | RecordConsent
 
 
 @dataclass(frozen=True)
@@ -215,6 +248,15 @@ class World(Protocol):
 
     def active_subscriptions(self, customer_id: int) -> Sequence[SubscriptionFacts]: ...
 
+    def pending_cancellations(self, customer_id: int) -> Sequence[SubscriptionFacts]:
+        """Cancelled subscriptions whose paid period has not ended yet."""
+        ...
+
+    def can_text(self, phone: str | None) -> bool:
+        """Whether a text to this number would be queued (texts set up, no
+        opt-out, not a number that cannot take texts)."""
+        ...
+
     def subscription(self, subscription_id: int) -> SubscriptionFacts | None: ...
 
     def offer_for(self, reason_code: str) -> OfferFacts | None: ...
@@ -222,6 +264,10 @@ class World(Protocol):
     def offer(self, offer_id: int) -> OfferFacts | None: ...
 
     def agents(self) -> Literal["open", "closed"]: ...
+
+    def callback_due(self) -> DueBy:
+        """When a call back asked for now would be due."""
+        ...
 
     def jurisdiction(self, on_file: str | None, from_state: str | None) -> Jurisdiction:
         """The cancellation rules for a caller: by the state on file, else

@@ -53,7 +53,8 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         # Twilio's webhooks are a few hundred bytes; larger bodies get 413.
         "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH") or 256 * 1024),
         # Where cancellations and offers are applied (docs/billing-http.md):
-        # "embedded" (the line's own tables) or "http" (needs PostgreSQL).
+        # "embedded" (the line's own tables), "http" or "stripe" (docs/billing-stripe.md;
+        # both need PostgreSQL).
         "BILLING_BACKEND": env.get("BILLING_BACKEND") or "embedded",
         "BILLING_HTTP_URL": env.get("BILLING_HTTP_URL") or None,
         "BILLING_HTTP_SECRET": env.get("BILLING_HTTP_SECRET") or None,
@@ -77,4 +78,11 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "CALLBACK_TARGET_DAYS": int(env.get("CALLBACK_TARGET_DAYS") or 1),
         # When a win-back text the caller agreed to goes out, in days after the call.
         "WINBACK_AFTER_DAYS": float(env.get("WINBACK_AFTER_DAYS") or 30),
+        # BILLING_BACKEND=stripe: the secret API key, the webhook endpoint's signing
+        # secret, and (tests only) a Stripe-compatible server to talk to instead.
+        "STRIPE_API_KEY": env.get("STRIPE_API_KEY") or None,
+        "STRIPE_WEBHOOK_SECRET": env.get("STRIPE_WEBHOOK_SECRET") or None,
+        "STRIPE_API_BASE": env.get("STRIPE_API_BASE") or None,
+        # The deadline of one request to Stripe (a worker's, or a webhook's re-read), seconds.
+        "STRIPE_TIMEOUT": float(env.get("STRIPE_TIMEOUT") or 10),
     }

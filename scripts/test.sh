@@ -16,6 +16,8 @@ if [ -n "${IVR_TEST_POSTGRES_URL:-}" ]; then
 fi
 echo "== prompts check"
 .venv/bin/flask ivr prompts check
+echo "== mypy (the Stripe backend, against the stripe package's own request types)"
+.venv/bin/mypy --strict --follow-imports=silent ivr/billing/stripe_backend.py ivr/billing/stripe_webhook.py
 echo "== ruff"
 .venv/bin/ruff check .
 echo "== tests on SQLite"

@@ -11,6 +11,11 @@ change. What stands behind this boundary is chosen by BILLING_BACKEND:
   and mirrored into the line's tables (ivr/billing/mirror.py); changes are
   recorded with a job in the webhook's transaction and applied by a worker
   (ivr/billing/jobs.py). Requires PostgreSQL.
+- `stripe`: Stripe, through the official `stripe` package
+  (ivr/billing/stripe_backend.py, docs/billing-stripe.md). A call never asks
+  Stripe: the mirror is kept by Stripe's signed webhooks and `ivr billing
+  sync`, and look-ups read it only. Changes go through the same jobs.
+  Requires PostgreSQL.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ __all__ = [
     "BACKENDS",
     "Billing",
     "BillingRejected",
+    "Changes",
     "BillingUnavailable",
     "CustomerRecord",
     "SubscriptionRecord",
@@ -39,7 +45,10 @@ __all__ = [
     "reinstate",
 ]
 
-BACKENDS = ("embedded", "http")
+BACKENDS = ("embedded", "http", "stripe")
+# Backends whose mirror is kept by billing's own events: a call reads the
+# line's tables only and never waits on billing.
+MIRRORED_BY_EVENTS = ("stripe",)
 
 
 class BillingUnavailable(Exception):
@@ -84,18 +93,23 @@ class ChangeRequest:
     idempotency_key: str
 
 
-class Billing(Protocol):
-    """An external billing system. (The embedded backend is the line's own
-    tables and needs none of this.)"""
-
-    def customers_by_phone(self, phone: str) -> list[CustomerRecord]: ...
-
-    def customer(self, account: str) -> CustomerRecord | None: ...
+class Changes(Protocol):
+    """An external billing system that takes the line's changes. (The
+    embedded backend is the line's own tables and needs none of this.)"""
 
     def apply(self, change: ChangeRequest) -> dict[str, Any]:
         """Apply a change; what billing answered. Raises BillingUnavailable
         (try again later, with the same key) or BillingRejected."""
         ...
+
+
+class Billing(Changes, Protocol):
+    """An external billing system a call asks, within a deadline, who the
+    caller is (the http backend)."""
+
+    def customers_by_phone(self, phone: str) -> list[CustomerRecord]: ...
+
+    def customer(self, account: str) -> CustomerRecord | None: ...
 
 
 def init_app(app: Flask) -> None:
@@ -104,18 +118,28 @@ def init_app(app: Flask) -> None:
     if name != "embedded" and not str(app.config["DATABASE_URL"]).startswith("postgres"):
         raise RuntimeError(
             f"BILLING_BACKEND={name} needs PostgreSQL (DATABASE_URL=postgresql://...): "
-            "its changes are applied by jobs queued in the database (docs/billing-http.md). "
+            "its changes are applied by jobs queued in the database (docs/billing-http.md, "
+            "docs/billing-stripe.md). "
             "The embedded backend (the default) runs on SQLite."
         )
-    app.extensions["ivr.billing"] = backend_for(app.config)
+    backend = backend_for(app.config)
+    app.extensions["ivr.billing"] = backend
+    # Asked during calls: only a backend whose mirror is not kept by events.
+    app.extensions["ivr.billing.lookups"] = None if name in MIRRORED_BY_EVENTS else backend
+    if name == "stripe":
+        from .stripe_webhook import bp as stripe_webhook_bp
+
+        app.register_blueprint(stripe_webhook_bp)
 
 
 def current() -> Billing | None:
-    """The app's external billing backend; None when billing is embedded."""
-    return current_app.extensions.get("ivr.billing")  # type: ignore[no-any-return]
+    """The backend a call asks who the caller is; None when the call reads
+    the line's own tables only (embedded billing, or a mirror kept by
+    billing's events, as with Stripe)."""
+    return current_app.extensions.get("ivr.billing.lookups")  # type: ignore[no-any-return]
 
 
-def backend_for(config: Mapping[str, Any]) -> Billing | None:
+def backend_for(config: Mapping[str, Any]) -> Changes | None:
     """The configured external backend, or None for the embedded one."""
     name = config.get("BILLING_BACKEND") or "embedded"
     if name == "embedded":
@@ -124,4 +148,8 @@ def backend_for(config: Mapping[str, Any]) -> Billing | None:
         from .http import HttpBilling
 
         return HttpBilling.from_config(config)
+    if name == "stripe":
+        from .stripe_backend import StripeBilling
+
+        return StripeBilling.from_config(config)
     raise ValueError(f"BILLING_BACKEND={name!r}: expected one of {', '.join(BACKENDS)}")

@@ -1,5 +1,5 @@
 """`flask --app wsgi ivr ...`: the billing commands (worker, billing status,
-set-pin, import-pins)."""
+billing sync, billing retry, set-pin, import-pins)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def register(ivr_cli: AppGroup) -> None:
 @click.option("--concurrency", default=4, show_default=True, help="Jobs run at once.")
 @with_appcontext
 def worker_command(concurrency: int) -> None:
-    """Apply billing changes (BILLING_BACKEND=http) and send texts to callers
+    """Apply billing changes (BILLING_BACKEND=http or stripe) and send texts to callers
     (SMS_FROM set): runs until SIGTERM."""
     from .. import messaging
     from .jobs import run_worker
@@ -78,6 +78,35 @@ def status_command(as_json: bool) -> None:
     if found.failed_ids:
         ids = " ".join(map(str, found.failed_ids))
         click.echo(f"failed (retry with `ivr billing retry ID`): {ids}")
+
+
+@billing_cli.command("sync")
+@with_appcontext
+def sync_command() -> None:
+    """Fill the mirror from Stripe (BILLING_BACKEND=stripe): every customer
+    with metadata.account_number, and their subscriptions, paged through
+    Stripe's lists. Webhooks keep it current afterwards."""
+    from . import BillingRejected, BillingUnavailable, backend_for
+    from .mirror import mirror
+    from .stripe_backend import StripeBilling
+
+    backend = backend_for(current_app.config)
+    if not isinstance(backend, StripeBilling):
+        click.echo("`ivr billing sync` is for BILLING_BACKEND=stripe.", err=True)
+        sys.exit(2)
+    s = db.session()
+    customers = subscriptions = 0
+    try:
+        for record in backend.all_customers():
+            mirror(s.connection(), record)
+            customers += 1
+            subscriptions += len(record.subscriptions)
+    except (BillingUnavailable, BillingRejected) as exc:
+        s.rollback()
+        click.echo(f"Stripe could not be read: {exc}; nothing changed.", err=True)
+        sys.exit(1)
+    s.commit()
+    click.echo(f"{customers} customers, {subscriptions} subscriptions mirrored from Stripe.")
 
 
 @billing_cli.command("retry")

@@ -131,3 +131,21 @@ def mirror(conn: Connection, record: CustomerRecord) -> int:
 
 def customer_id_for_account(conn: Connection, account: str) -> int | None:
     return conn.scalar(select(CUSTOMERS.c.id).where(CUSTOMERS.c.account_number == account))
+
+
+def forget(conn: Connection, account: str) -> bool:
+    """Billing has deleted this customer: the caller ID no longer finds them,
+    no PIN verifies them, and none of their subscriptions can be changed.
+    The row stays (past calls refer to it). Whether there was one."""
+    customer_id = customer_id_for_account(conn, account)
+    if customer_id is None:
+        return False
+    conn.execute(
+        update(CUSTOMERS).where(CUSTOMERS.c.id == customer_id).values(phone=None, pin_hash=None)
+    )
+    conn.execute(
+        update(SUBSCRIPTIONS)
+        .where(SUBSCRIPTIONS.c.customer_id == customer_id)
+        .values(status=NOT_IN_BILLING)
+    )
+    return True

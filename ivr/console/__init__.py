@@ -40,4 +40,4 @@ def home() -> Response:
 
 # Each module adds its pages to `bp` when imported; ops.py holds the
 # operations pages (prompts, offers).
-from . import analytics, auth, billing, calls, ops, users  # noqa: E402, F401
+from . import analytics, auth, billing, calls, locks, ops, users  # noqa: E402, F401

@@ -48,6 +48,10 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "DB_MAX_OVERFLOW": int(env.get("DB_MAX_OVERFLOW") or 5),
         # A pooled connection idle longer than this is checked before use.
         "DB_PING_AFTER_IDLE": float(env.get("DB_PING_AFTER_IDLE") or 10),
+        # A webhook's database work must finish within this many seconds
+        # (Twilio waits 15): past it the connection is cut, the transaction
+        # rolled back, and the caller hears the apology (ivr/db.py).
+        "WEBHOOK_DB_DEADLINE": float(env.get("WEBHOOK_DB_DEADLINE") or 6),
         "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
         "LOG_LEVEL": env.get("LOG_LEVEL") or "INFO",
         # Twilio's webhooks are a few hundred bytes; larger bodies get 413.

@@ -7,9 +7,13 @@ One blueprint; each module registers its pages on `bp`.
 from __future__ import annotations
 
 from flask import Blueprint, Flask, redirect, url_for
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from werkzeug.wrappers import Response
 
 bp = Blueprint("console", __name__, url_prefix="/console")
+# Only what is decorated is limited (the sign-in form): the voice webhooks never are.
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 
 def init_app(app: Flask) -> None:
@@ -21,6 +25,7 @@ def init_app(app: Flask) -> None:
     # Behind https the cookie must never travel over plain http.
     if (app.config.get("PUBLIC_BASE_URL") or "").startswith("https://"):
         app.config["SESSION_COOKIE_SECURE"] = True
+    limiter.init_app(app)
     app.register_blueprint(bp)
     ivr_cli.add_command(create_user_command)
     ivr_cli.add_command(demo_calls_command)

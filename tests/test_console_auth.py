@@ -327,3 +327,13 @@ def test_sign_ins_are_limited_per_client_address_before_any_hashing(
         environ_base={"REMOTE_ADDR": "198.51.100.7"},
     )
     assert response.status_code != 429
+
+
+def test_pages_carry_the_browser_security_headers(app: Flask) -> None:
+    response = app.test_client().get("/console/login")
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+    over_https = app.test_client().get("/console/login", base_url="https://localhost")
+    assert over_https.headers["Strict-Transport-Security"].startswith("max-age=")

@@ -22,6 +22,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if config:
         app.config.update(config)
     _development_secrets(app)
+    if app.config["TRUSTED_PROXY_COUNT"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # The client's address (rate limits, logs) from X-Forwarded-For, as
+        # set by our own proxies only. Signatures use PUBLIC_BASE_URL instead.
+        n = int(app.config["TRUSTED_PROXY_COUNT"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
     db.init_app(app)
     billing.init_app(app)

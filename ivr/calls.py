@@ -405,7 +405,7 @@ def answer(
             return replay
 
     catalog = catalog_for(session, stamp)
-    world = DbWorld(session, catalog, config, external=billing.current())
+    world = DbWorld(session, catalog, config, external=billing.current(), caller=call.from_number)
     state = state_of(call)
     if state.from_state is None and hook.from_state:
         state = state.but(from_state=hook.from_state)
@@ -419,6 +419,9 @@ def answer(
         greet = call.turn == 0 or hook.answer.kind == "start"
         decision = account_unreachable(state, world, greet)
 
+    # Failed verifications counted across calls (ivr/lockout.py).
+    for kind, detail in world.notes:
+        event(call, kind, detail)
     # What was understood and asked for, then what was done about it.
     if decision.understood:
         event(call, "understood", decision.understood)

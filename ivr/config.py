@@ -48,6 +48,18 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "DB_MAX_OVERFLOW": int(env.get("DB_MAX_OVERFLOW") or 5),
         # A pooled connection idle longer than this is checked before use.
         "DB_PING_AFTER_IDLE": float(env.get("DB_PING_AFTER_IDLE") or 10),
+        # A webhook's database work must finish within this many seconds
+        # (Twilio waits 15): past it the connection is cut, the transaction
+        # rolled back, and the caller hears the apology (ivr/db.py).
+        "WEBHOOK_DB_DEADLINE": float(env.get("WEBHOOK_DB_DEADLINE") or 6),
+        # Console sign-in attempts per client address (Flask-Limiter syntax),
+        # counted before any password is hashed; where the counts live
+        # (memory:// is per worker process; redis://... shares them).
+        "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT") or "10 per minute",
+        "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or "memory://",
+        # Behind the reverse proxy (docs/operations.md): how many proxies set
+        # X-Forwarded-For, so the client's address is the one limits count.
+        "TRUSTED_PROXY_COUNT": int(env.get("TRUSTED_PROXY_COUNT") or 0),
         "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
         "LOG_LEVEL": env.get("LOG_LEVEL") or "INFO",
         # Twilio's webhooks are a few hundred bytes; larger bodies get 413.

@@ -7,6 +7,9 @@ never commit; the edge that called them does.
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -71,12 +74,21 @@ def make_engine(
         url,
         pool_size=pool_size,
         max_overflow=max_overflow,
-        pool_timeout=5,
+        pool_timeout=2,
         # Nothing may outlast Twilio's 15 s: a stuck query or lock wait fails
-        # fast, and the caller hears the apology with a way forward.
+        # fast, and the caller hears the apology with a way forward. The
+        # server ends a statement or lock wait; the client gives up on a
+        # connect, on unacknowledged data (tcp_user_timeout) and on a silent
+        # peer (keepalives). A server that accepts a query and then says
+        # nothing is caught by the webhook's deadline (`transaction`).
         connect_args={
-            "connect_timeout": 5,
-            "options": "-c statement_timeout=5000 -c lock_timeout=3000",
+            "connect_timeout": 3,
+            "tcp_user_timeout": 3000,
+            "keepalives": 1,
+            "keepalives_idle": 5,
+            "keepalives_interval": 2,
+            "keepalives_count": 2,
+            "options": "-c statement_timeout=3000 -c lock_timeout=2000",
         },
     )
     _ping_idle_connections(engine, ping_after_idle)
@@ -139,9 +151,66 @@ def begin_for_write(s: Session) -> None:
     s.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
 
 
-def transaction(work: Callable[[Session], T]) -> T:
+class DeadlinePassed(Exception):
+    """The work did not finish in time: its connection was cut, so the
+    database rolled the transaction back."""
+
+
+class CommitInDoubt(Exception):
+    """The commit was sent but not confirmed: it may or may not have been made."""
+
+
+class _Watchdog:
+    """Cuts a connection's socket when the deadline passes. The server then
+    rolls the transaction back, and the thread waiting on the socket gets an
+    error at once, whatever the server (or the network) is doing."""
+
+    def __init__(self, dbapi_connection: object, seconds: float):
+        self.fired = False
+        self._fd = _socket_fd(dbapi_connection)
+        self._lock = threading.Lock()
+        self._done = False
+        self._timer = threading.Timer(seconds, self._cut)
+        self._timer.daemon = True
+        if self._fd is not None:
+            self._timer.start()
+
+    def _cut(self) -> None:
+        with self._lock:
+            if self._done or self._fd is None:
+                return
+            self.fired = True
+            try:
+                # A duplicate of the descriptor: shutting it down shuts the
+                # connection's socket; closing it leaves the descriptor to psycopg.
+                with socket.socket(fileno=os.dup(self._fd)) as sock:
+                    sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def stop(self) -> None:
+        with self._lock:
+            self._done = True
+        self._timer.cancel()
+
+
+def _socket_fd(dbapi_connection: object) -> int | None:
+    fileno = getattr(dbapi_connection, "fileno", None)
+    if fileno is None or getattr(dbapi_connection, "pgconn", None) is None:
+        return None  # SQLite: a file, with its own busy timeout
+    try:
+        return int(fileno())
+    except Exception:  # noqa: BLE001 - a closed connection has no socket to cut
+        return None
+
+
+def transaction(work: Callable[[Session], T], deadline: float | None = None) -> T:
     """Run `work` in the request's session as one write transaction
     (`begin_for_write`), and commit.
+
+    With a `deadline` (seconds, PostgreSQL), a transaction still running
+    then is cut off and rolled back: DeadlinePassed, and no retry. A commit
+    that fails is CommitInDoubt: the caller must not be told nothing changed.
 
     If the database dropped the connection under it (a restart, a failover),
     the work runs once more on a new connection. That is safe for the voice
@@ -149,18 +218,35 @@ def transaction(work: Callable[[Session], T]) -> T:
     repeated request and given the same answer (docs/decisions/0002). A
     database that is down fails at once, for the caller's apology.
     """
+    ends = time.monotonic() + deadline if deadline is not None else None
     for attempt in (1, 2):
         s = session()
+        watchdog: _Watchdog | None = None
+        committing = False
         try:
             begin_for_write(s)
+            if ends is not None:
+                remaining = ends - time.monotonic()
+                if remaining <= 0:
+                    raise DeadlinePassed("no time left for the database")
+                raw = s.connection().connection.dbapi_connection
+                watchdog = _Watchdog(raw, remaining)
             result = work(s)
+            committing = True
             s.commit()
             return result
         except DBAPIError as exc:
+            if committing:
+                raise CommitInDoubt(str(exc)) from exc
+            if watchdog is not None and watchdog.fired:
+                raise DeadlinePassed(f"the database took longer than {deadline} s") from exc
             if attempt == 2 or not exc.connection_invalidated:
                 raise
             log.warning("the database dropped a connection; trying once more on a new one")
             discard_session()
+        finally:
+            if watchdog is not None:
+                watchdog.stop()
     raise AssertionError("unreachable")
 
 

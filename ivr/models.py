@@ -404,3 +404,22 @@ class Consent(Base):
     answer: Mapped[str] = mapped_column(String(200))
     given_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class VerifyLock(Base):
+    """Failed attempts to verify on the phone, counted across calls: by
+    customer (wrong PINs) and by calling number (wrong PINs and account
+    numbers nobody has). Every worker reads the same rows (ivr/lockout.py)."""
+
+    __tablename__ = "verify_locks"
+    __table_args__ = (UniqueConstraint("kind", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # "customer" (key: the customer's id) or "caller" (key: the calling number).
+    kind: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str] = mapped_column(String(64))
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    # How many times the key was locked since its last success: each lock is twice as long.
+    locks: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), index=True)
+    last_failure_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

@@ -14,7 +14,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash
 
-from . import billing, messaging
+from . import billing, lockout, messaging
 from .flow.types import (
     CustomerFacts,
     DueBy,
@@ -101,8 +101,13 @@ class DbWorld:
         config: Any,
         now: dt.datetime | None = None,
         external: billing.Billing | None = None,
+        caller: str | None = None,
     ):
         self.conn = session.connection()
+        # The calling number, for counting failed verifications across calls;
+        # what happened to them goes on the call's record (`notes`).
+        self.caller = caller
+        self.notes: list[tuple[str, dict[str, Any]]] = []
         self.external = external
         self.catalog = catalog
         self.config = config
@@ -123,6 +128,23 @@ class DbWorld:
         return self._customer("phone", phone)
 
     def customer_by_account(self, account_number: str) -> CustomerFacts | None:
+        """While the calling number is locked every account number is "not
+        found", so guesses learn nothing; an account number nobody has counts
+        as a failure of the number (ivr/lockout.py)."""
+        guard = lockout.Guard(self.conn, lockout.keys(caller=self.caller), self.now)
+        if guard.locked():
+            self.notes.append(("verify_locked", {"what": "account", "locked": ["caller"]}))
+            return None
+        found = self._account(account_number)
+        if found is None:
+            self._note_failure(guard.failed(), "account")
+        return found
+
+    def _note_failure(self, newly_locked: list[str], what: str) -> None:
+        if newly_locked:
+            self.notes.append(("verify_lockout", {"what": what, "locked": newly_locked}))
+
+    def _account(self, account_number: str) -> CustomerFacts | None:
         if self.external is not None:
             found = self._ask_billing(lambda b: b.customer(account_number))
             return self._mirrored(found) if found else None
@@ -144,8 +166,19 @@ class DbWorld:
         return CustomerFacts(*found) if found else None
 
     def pin_matches(self, customer_id: int, pin: str) -> bool:
+        """Whether the PIN is the customer's. While the customer or the calling
+        number is locked the PIN is not checked at all: the answer is no."""
+        guard = lockout.Guard(self.conn, lockout.keys(customer_id, self.caller), self.now)
+        locked = guard.locked()
+        if locked:
+            self.notes.append(("verify_locked", {"what": "pin", "locked": locked}))
+            return False
         pin_hash = self.conn.scalar(_PIN_HASH, {"id": customer_id})
-        return pin_hash is not None and check_password_hash(pin_hash, pin)
+        if pin_hash is not None and check_password_hash(pin_hash, pin):
+            guard.succeeded("customer")
+            return True
+        self._note_failure(guard.failed(), "pin")
+        return False
 
     def active_subscriptions(self, customer_id: int) -> Sequence[SubscriptionFacts]:
         rows = self.conn.execute(_ACTIVE_SUBSCRIPTIONS, {"customer_id": customer_id})

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# What the browser tests and spoken previews need from Debian: Chromium
-# (driven by Playwright) and espeak-ng; or only the packages named, e.g.
+# What the browser tests, spoken previews and the proxy tests need from Debian:
+# Chromium (driven by Playwright), espeak-ng and nginx (tests/test_proxy.py); or only the packages named, e.g.
 # `bash scripts/install-system-packages.sh espeak-ng`. Skips what is already
 # installed.
 set -euo pipefail
 wanted=("$@")
-[ ${#wanted[@]} -gt 0 ] || wanted=(chromium espeak-ng)
+[ ${#wanted[@]} -gt 0 ] || wanted=(chromium espeak-ng nginx)
 missing=()
 for package in "${wanted[@]}"; do
-  command -v "$package" >/dev/null 2>&1 || missing+=("$package")
+  command -v "$package" >/dev/null 2>&1 || [ -x "/usr/sbin/$package" ] || missing+=("$package")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 if ! command -v apt-get >/dev/null 2>&1; then

@@ -292,3 +292,48 @@ def test_the_cookie_is_secure_when_the_site_is_served_over_https(app: Flask) -> 
     finally:
         with https_app.app_context():
             db.engine().dispose()
+
+
+def test_sign_ins_are_limited_per_client_address_before_any_hashing(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ivr.console import auth
+
+    hashed: list[str] = []
+    real = auth._password_matches
+
+    def counting(password_hash: str, password: str) -> bool:
+        hashed.append(password)
+        return real(password_hash, password)
+
+    monkeypatch.setattr(auth, "_password_matches", counting)
+    app.config["LOGIN_RATE_LIMIT"] = "5 per minute"
+    flood = app.test_client()
+    answers = [
+        flood.post(
+            "/console/login",
+            data={"email": f"nobody{n}@example.com", "password": "x", "csrf_token": csrf(flood)},
+            environ_base={"REMOTE_ADDR": "203.0.113.9"},
+        ).status_code
+        for n in range(8)
+    ]
+    assert answers[5:] == [429, 429, 429]
+    assert len(hashed) == 5
+    # Another address is not held back by that one.
+    other = app.test_client()
+    response = other.post(
+        "/console/login",
+        data={"email": "nobody@example.com", "password": "x", "csrf_token": csrf(other)},
+        environ_base={"REMOTE_ADDR": "198.51.100.7"},
+    )
+    assert response.status_code != 429
+
+
+def test_pages_carry_the_browser_security_headers(app: Flask) -> None:
+    response = app.test_client().get("/console/login")
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+    over_https = app.test_client().get("/console/login", base_url="https://localhost")
+    assert over_https.headers["Strict-Transport-Security"].startswith("max-age=")

@@ -7,9 +7,13 @@ One blueprint; each module registers its pages on `bp`.
 from __future__ import annotations
 
 from flask import Blueprint, Flask, redirect, url_for
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from werkzeug.wrappers import Response
 
 bp = Blueprint("console", __name__, url_prefix="/console")
+# Only what is decorated is limited (the sign-in form): the voice webhooks never are.
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 
 def init_app(app: Flask) -> None:
@@ -21,9 +25,36 @@ def init_app(app: Flask) -> None:
     # Behind https the cookie must never travel over plain http.
     if (app.config.get("PUBLIC_BASE_URL") or "").startswith("https://"):
         app.config["SESSION_COOKIE_SECURE"] = True
+    limiter.init_app(app)
+    app.after_request(_security_headers)
     app.register_blueprint(bp)
     ivr_cli.add_command(create_user_command)
     ivr_cli.add_command(demo_calls_command)
+
+
+_SECURITY_HEADERS = {
+    # The console's pages use their own stylesheet and no script from elsewhere.
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'; "
+    "base-uri 'none'; object-src 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def _security_headers(response: Response) -> Response:
+    for name, value in _SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if response.headers.get("Content-Security-Policy") and _https():
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    return response
+
+
+def _https() -> bool:
+    from flask import current_app, request
+
+    public = current_app.config.get("PUBLIC_BASE_URL") or ""
+    return public.startswith("https://") or request.scheme == "https"
 
 
 @bp.get("/")
@@ -40,4 +71,4 @@ def home() -> Response:
 
 # Each module adds its pages to `bp` when imported; ops.py holds the
 # operations pages (prompts, offers).
-from . import analytics, auth, billing, calls, ops, users  # noqa: E402, F401
+from . import analytics, auth, billing, calls, locks, ops, users  # noqa: E402, F401

@@ -18,14 +18,14 @@ from urllib.parse import urlsplit
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import abort, g, redirect, render_template, request, session, url_for
+from flask import abort, current_app, g, redirect, render_template, request, session, url_for
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from .. import db
 from ..models import AuditLog, User, utcnow
-from . import bp
+from . import bp, limiter
 
 ROLES = ("admin", "ops", "support")
 
@@ -202,7 +202,12 @@ def login() -> str | Response:
     return render_template("console/login.html", next=request.args.get("next", ""))
 
 
+def _login_limit() -> str:
+    return str(current_app.config["LOGIN_RATE_LIMIT"])
+
+
 @bp.post("/login")
+@limiter.limit(_login_limit, methods=["POST"])
 def login_post() -> tuple[str, int] | Response:
     s = db.session()
     email = request.form.get("email", "")

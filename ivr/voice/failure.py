@@ -29,13 +29,29 @@ def can_reach_a_person(config: Mapping[str, Any]) -> bool:
     return is_open(spans, utcnow(), config["AGENT_TIMEZONE"])
 
 
-def apology(language: str | None, config: Mapping[str, Any], offer_person: bool = True) -> str:
+def apology(
+    language: str | None,
+    config: Mapping[str, Any],
+    offer_person: bool = True,
+    in_doubt: bool = False,
+) -> str:
+    """`in_doubt`: the answer's commit was sent but never confirmed, so the
+    caller is not told that nothing has changed."""
     catalog = prompts.baseline_catalog()
     language = language if language in catalog.packs else prompts.BASE_LANGUAGE
     dial = offer_person and can_reach_a_person(config)
     way_forward = Say("system_error_agent" if dial else "system_error_call_back")
     response = VoiceResponse()
-    speak(response, catalog.render(language, Say("system_error", {"way_forward": way_forward})))
+    speak(
+        response,
+        catalog.render(
+            language,
+            Say(
+                "system_error_in_doubt" if in_doubt else "system_error",
+                {"way_forward": way_forward},
+            ),
+        ),
+    )
     if dial:
         response.dial(config["AGENT_NUMBER"], timeout=int(config.get("AGENT_DIAL_TIMEOUT") or 20))
     response.hangup()

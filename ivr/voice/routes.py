@@ -55,15 +55,21 @@ def webhook(view: Callable[..., Response]) -> Callable[..., Response]:
         g.ivr_step = request.args.get("step") or request.endpoint.rsplit(".", 1)[-1]
         try:
             return view(*args, **kwargs)
-        except Exception:
+        except Exception as exc:
             log.exception("voice webhook %s failed for call %s", request.path, call_sid)
-            g.ivr_error = "exception"
+            g.ivr_error = "deadline" if isinstance(exc, db.DeadlinePassed) else "exception"
             db.discard_session()
             # A failed transfer answer must not ring the person again.
             offer_person = request.endpoint != "voice.dial"
-            return xml(apology(_language(), current_app.config, offer_person))
+            in_doubt = isinstance(exc, db.CommitInDoubt)
+            return xml(apology(_language(), current_app.config, offer_person, in_doubt))
 
     return guarded
+
+
+def _deadline() -> float:
+    """What is left of the webhook's time for the database (WEBHOOK_DB_DEADLINE)."""
+    return float(current_app.config["WEBHOOK_DB_DEADLINE"])
 
 
 def _language() -> str | None:
@@ -99,7 +105,8 @@ def _answer_call(answer: Answer) -> Response:
         db.transaction(
             lambda session: calls.answer(
                 session, hook, prompts.live_catalog, current_app.config, render
-            )
+            ),
+            deadline=_deadline(),
         )
     )
 
@@ -153,7 +160,7 @@ def whisper() -> Response:
         catalog = prompts.live_catalog(session)
         return calls.whisper_lines(session, call_sid, catalog, current_app.config)
 
-    spoken = db.transaction(lines)  # writes the whisper to the record
+    spoken = db.transaction(lines, deadline=_deadline())  # writes the whisper to the record
     response = VoiceResponse()
     twiml.speak(response, spoken)
     return xml(str(response))
@@ -163,16 +170,25 @@ def whisper() -> Response:
 @webhook
 def status() -> Response:
     form = g.form
-    db.transaction(
-        lambda session: calls.finish_call(
-            session,
-            form["CallSid"],
-            form.get("CallStatus", "")[:20],
-            form.get("CallDuration"),
-            _number("From"),
-            _number("To"),
+    try:
+        db.transaction(
+            lambda session: calls.finish_call(
+                session,
+                form["CallSid"],
+                form.get("CallStatus", "")[:20],
+                form.get("CallDuration"),
+                _number("From"),
+                _number("To"),
+            ),
+            deadline=_deadline(),
         )
-    )
+    except Exception:
+        # Nobody is listening to this answer but Twilio: a 5xx makes it try
+        # again later, where a 200 would leave the record in progress for good.
+        log.exception("status callback for call %s was not recorded", g.call_sid)
+        g.ivr_error = "status_not_recorded"
+        db.discard_session()
+        return Response("The call's status was not recorded.\n", 503, mimetype="text/plain")
     return xml(str(VoiceResponse()))
 
 

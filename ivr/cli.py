@@ -18,11 +18,13 @@ ivr_cli = AppGroup("ivr", help="The cancellation line: database, demo data, call
 def init_app(app: Flask) -> None:
     from . import prompts_cli
     from .billing import cli as billing_cli
+    from .language.cli import understand_group
     from .simulator.cli import call_command
 
     ivr_cli.add_command(call_command)
     billing_cli.register(ivr_cli)
     prompts_cli.register(ivr_cli)
+    ivr_cli.add_command(understand_group)
     app.cli.add_command(ivr_cli)
 
 

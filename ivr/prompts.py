@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from . import jurisdictions
 from .flow.types import Digits, DueBy, Say
 from .flow.understand import Vocabulary
+from .language import teaching, understanding
 
 # libyaml's loader where PyYAML was built with it: the files parse 10x faster.
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -120,7 +121,7 @@ def load_baseline(directory: str | Path) -> dict[str, LanguagePack]:
         packs[pack.language] = pack
     if BASE_LANGUAGE not in packs:
         raise PromptError(f"{directory}: no {BASE_LANGUAGE}.yaml")
-    return packs
+    return understanding.attach(packs, directory)
 
 
 @dataclass
@@ -282,10 +283,11 @@ _cache_lock = threading.Lock()
 def init_app(app: Flask) -> None:
     # Read at start-up: a broken file stops the app here, not in the middle
     # of a call, and the apology for a failing database needs no database.
-    app.extensions["ivr.prompts"] = {
-        "baseline": load_baseline(app.config["VOICE_PROMPTS_DIR"]),
-        "catalog": None,
-    }
+    packs = load_baseline(app.config["VOICE_PROMPTS_DIR"])
+    # Trained here (once per process for the same files), not on a caller's turn.
+    for pack in packs.values():
+        pack.vocabulary.understanding.warm()
+    app.extensions["ivr.prompts"] = {"baseline": packs, "catalog": None}
     # The rules of where the caller lives, read with the prompts (and like
     # them, a broken file stops the app here rather than mid-call).
     app.extensions["ivr.jurisdictions"] = jurisdictions.load(app.config["VOICE_PROMPTS_DIR"])
@@ -400,8 +402,12 @@ def overlay(packs: Mapping[str, LanguagePack], versions: Iterable[Any]) -> dict[
         lang: {**vocabulary_entries(packs[BASE_LANGUAGE]), **vocabulary_entries(pack)}
         for lang, pack in packs.items()
     }
+    taught: dict[str, list[understanding.Example]] = {lang: [] for lang in packs}
     for v in versions:
         if v.language not in prompts:
+            continue
+        if v.key.startswith(teaching.PREFIX):
+            taught[v.language].extend(teaching.examples_in(v.key, v.text))
             continue
         if v.key.startswith(VOCABULARY_PREFIX):
             # Only entries the files define: a stray row must not break the language.
@@ -418,4 +424,6 @@ def overlay(packs: Mapping[str, LanguagePack], versions: Iterable[Any]) -> dict[
     for lang, pack in packs.items():
         pack = replace(pack, prompts=prompts[lang])
         out[lang] = with_vocabulary(pack, vocabulary[lang]) if vocabulary[lang] else pack
-    return out
+    # Each language's understanding, retrained only when its examples changed.
+    directory = next(iter(packs.values())).source.parent
+    return understanding.attach(out, directory, taught)

@@ -17,6 +17,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from ..billing import add_months
+from ..language.understanding import CALL_STEPS, CONFIDENT, UNSURE
 from ..models import REASON_CODES
 from .types import (
     Answer,
@@ -70,6 +71,10 @@ CANCEL_KEEP_KEYS = {"1": "cancel", "2": "keep"}
 ANSWERABLE = ("ask_price", "ask_offer_price", "ask_end")
 # Words that are not an answer: the caller is thinking, or does not know.
 PAUSES = ("hesitate", "unsure")
+# Where the trained understanding listens, and which of its classifiers.
+TRAINED_STEPS = CALL_STEPS
+TRAINED_CONFIDENT = CONFIDENT
+TRAINED_UNSURE = UNSURE
 AGENT_KEY = "0"
 REPEAT_KEY = "*"
 # agent_reason when the caller's account could not be looked up in time.
@@ -333,6 +338,50 @@ def _question(answer: Answer, state: CallState, world: World) -> Meaning | None:
     return None
 
 
+def _trained_guess(answer: Answer, state: CallState, world: World) -> Any:
+    """What the trained understanding makes of the words at this step
+    (ivr/language/understanding.py): a Guess, or None where none listens."""
+    understanding = world.vocabulary(state.language).understanding
+    model_step = TRAINED_STEPS.get(state.step)
+    if understanding is None or model_step is None or answer.kind != "speech":
+        return None
+    return understanding.guess(model_step, answer.speech)
+
+
+def _trained_meaning(
+    answer: Answer, state: CallState, world: World, allowed: Sequence[str]
+) -> Meaning | None:
+    """The trained understanding's answer, if it is one of `allowed` and
+    likely enough: below TRAINED_CONFIDENT the line asks "did you say ...?".
+    A question or another language's words are never an answer (0009)."""
+    guess = _trained_guess(answer, state, world)
+    if guess is None or guess.meaning not in allowed or guess.confidence < TRAINED_UNSURE:
+        return None
+    vocab = world.vocabulary(state.language)
+    if is_question(answer.speech, vocab) or _in_other_language(answer.speech, state, world):
+        return None
+    confident = _confident(answer, world) and guess.confidence >= TRAINED_CONFIDENT
+    return Meaning(guess.meaning, answer.speech, confident)
+
+
+def _wants_agent(answer: Answer, state: CallState, world: World) -> bool:
+    """Asks for a person: the explicit words (rules, at every step), or, where
+    the trained understanding listens, a confident request in other words
+    ("I need to talk this through with someone")."""
+    vocab = world.vocabulary(state.language)
+    if wants_agent(answer.speech, vocab):
+        return True
+    if intent_of(answer.speech, vocab) is not None:
+        return False  # the rules hear something else in it ("repeat", "yes")
+    guess = _trained_guess(answer, state, world)
+    return (
+        guess is not None
+        and guess.meaning == "agent"
+        and guess.confidence >= TRAINED_CONFIDENT
+        and _confident(answer, world)
+    )
+
+
 def _interpret_number(answer: Answer, state: CallState, world: World) -> Meaning | None:
     """An account number or PIN, keyed or spoken; a change of language; or
     "I forgot it"."""
@@ -389,24 +438,33 @@ def _interpret_reason(answer: Answer, state: CallState, world: World) -> Meaning
     question = _question(answer, state, world)
     if question:
         return question
-    code = reason_of(speech, vocab, REASON_CODES)
-    if code:
-        return Meaning(code, speech, confident)
+    rule_code = reason_of(speech, vocab, REASON_CODES)
+    # "Hold on", "not sure": never read as a reason (0009), unless a reason's
+    # own words are said too.
+    if intent_of(speech, vocab, PAUSES) and not rule_code:
+        return _not_an_answer(answer, state, world)
+    trained = _trained_meaning(answer, state, world, (*REASON_CODES, "skip"))
+    if trained and trained.confident:
+        return trained
+    if rule_code:
+        return Meaning(rule_code, speech, confident)
     intent = intent_of(speech, vocab, ("skip", "cancel"))
     if intent:
         return Meaning(intent, speech, confident)
     not_an_answer = _not_an_answer(answer, state, world)
     if not_an_answer:
         return not_an_answer
+    guess = _trained_guess(answer, state, world)
+    if guess is not None and guess.meaning == "not_an_answer" and guess.confidence >= CONFIDENT:
+        return None
     # A reason in their own words that fits no code is kept as "other"
     # (docs/decisions/0004): a sentence in the caller's language, not a word
     # or two, and nothing the line could not place.
     content = content_words(speech, vocab)
     if len(content) >= MIN_OWN_WORDS and confident and common_words(speech, vocab) > 0:
         return Meaning("other", speech)
-    return None
-
-
+    # A likely reason, not a sure one: "did you say ...?"
+    return trained
 def _interpret_offer(answer: Answer, state: CallState, world: World) -> Meaning | None:
     """Yes to the offer, or no (which finishes the cancellation)."""
     if answer.kind == "digits":
@@ -419,6 +477,11 @@ def _interpret_offer(answer: Answer, state: CallState, world: World) -> Meaning 
     # "I don't want to cancel" at the offer is a yes to it; "cancel" a no.
     same = {"keep": "yes", "cancel": "no"}
     intent = intent_of(answer.speech, vocab, ("yes", "no", *PAUSES), same)
+    if intent is None:
+        # "Go on then", "count me in", "I'd rather not": no yes or no in them.
+        trained = _trained_meaning(answer, state, world, ("yes", "no"))
+        if trained:
+            return trained
     if intent is None or intent in PAUSES:
         return _not_an_answer(answer, state, world)
     return Meaning(intent, answer.speech, _confident(answer, world))
@@ -445,6 +508,10 @@ def _interpret_yes_no(answer: Answer, state: CallState, world: World) -> Meaning
         return Meaning(value) if value else None
     vocab = world.vocabulary(state.language)
     intent = intent_of(answer.speech, vocab, ("yes", "no", *PAUSES))
+    if intent is None:
+        trained = _trained_meaning(answer, state, world, ("yes", "no"))
+        if trained:
+            return trained
     if intent is None or intent in PAUSES:
         return _not_an_answer(answer, state, world)
     return Meaning(intent, answer.speech, _confident(answer, world))
@@ -988,10 +1055,9 @@ def decide(state: CallState, answer: Answer, world: World) -> Decision:
         return Decision(state, (Say("goodbye"),), Hangup())
 
     step = STEPS[state.step]
-    vocab = world.vocabulary(state.language)
     if answer.kind == "digits" and answer.digits == AGENT_KEY:
         return to_agent(state, world)
-    if answer.kind == "speech" and wants_agent(answer.speech, vocab):
+    if answer.kind == "speech" and _wants_agent(answer, state, world):
         return to_agent(state, world, understood={"meaning": "agent", "words": answer.speech})
     if (
         state.verified

@@ -50,6 +50,9 @@ class Vocabulary:
     # whether the caller's own words are in this language at all.
     common: frozenset[str] = frozenset()
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    # The trained understanding of this language (ivr/language/understanding.py),
+    # attached when the catalog is built; None reads with the rules alone.
+    understanding: Any = field(default=None, compare=False)
 
     @classmethod
     def from_data(cls, language: str, data: Mapping[str, Any]) -> Vocabulary:

@@ -1,0 +1,146 @@
+"""What the line understands, phrasing by phrasing, and how often it is right
+on the test split (`ivr understand eval`, `ivr understand test`)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..flow.types import Answer, CallState
+from .understanding import STEP_MEANINGS, examples_of
+
+# The call step each classifier's phrasings are tried at.
+TRIED_AT = {"reason": "reason", "yes_no": "offer"}
+# Twilio's confidence for a clearly heard phrase.
+HEARD_CLEARLY = 0.9
+
+
+@dataclass(frozen=True)
+class Understood:
+    meaning: str  # what the line does with it ("not_an_answer" when asked again)
+    sure: bool  # False: it asks "did you say ...?" first
+    model: str | None  # what the trained classifier alone says
+    confidence: float | None  # and how sure it is
+
+
+class _World:
+    """Enough of a World to read words: the reason and yes/no questions look
+    up nothing but the vocabulary."""
+
+    company_name = ""
+
+    def __init__(self, catalog: Any, threshold: float):
+        self.catalog = catalog
+        self.speech_threshold = threshold
+
+    def vocabulary(self, language: str) -> Any:
+        return self.catalog.vocabulary(language)
+
+
+def understand(
+    catalog: Any, language: str, step: str, phrase: str, threshold: float = 0.45
+) -> Understood:
+    """What the line would understand from `phrase` at `step` (reason, offer,
+    confirm; or yes_no), rules and classifier together, as in a call."""
+    from ..flow import steps
+
+    step = TRIED_AT.get(step, step)
+    if step not in steps.TRAINED_STEPS:
+        raise ValueError(f"no understanding at step {step!r}")
+    world = _World(catalog, threshold)
+    state = CallState(step=step, language=language, verified=True)
+    answer = Answer("speech", speech=phrase, confidence=HEARD_CLEARLY)
+    guess = steps._trained_guess(answer, state, world)
+    model = (guess.meaning, guess.confidence) if guess else (None, None)
+    if steps._wants_agent(answer, state, world):
+        return Understood("agent", True, *model)
+    meaning = steps.STEPS[step].interpret(answer, state, world)
+    if meaning is None or meaning.kind in ("not_an_answer", "question"):
+        return Understood("not_an_answer", True, *model)
+    return Understood(meaning.value, meaning.confident, *model)
+
+
+@dataclass
+class StepReport:
+    step: str
+    total: int = 0
+    right: int = 0  # the line's meaning (sure or after "did you say ...?")
+    asked: int = 0  # right, but asked "did you say ...?" first
+    model_right: int = 0  # the classifier alone
+    confusion: Counter[tuple[str, str]] = field(default_factory=Counter)
+    wrong: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def accuracy(self) -> float:
+        return self.right / self.total if self.total else 0.0
+
+    @property
+    def model_accuracy(self) -> float:
+        return self.model_right / self.total if self.total else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "phrasings": self.total,
+            "accuracy": round(self.accuracy, 4),
+            "asked_did_you_say": self.asked,
+            "classifier_alone_accuracy": round(self.model_accuracy, 4),
+            "confusion": {
+                f"{label} -> {got}": n for (label, got), n in sorted(self.confusion.items())
+            },
+            "wrong": self.wrong,
+        }
+
+
+def evaluate(
+    catalog: Any, prompts_dir: str | Path, language: str, split: str = "test"
+) -> dict[str, StepReport]:
+    reports: dict[str, StepReport] = {}
+    for example in examples_of(prompts_dir, language, split):
+        report = reports.setdefault(example.step, StepReport(example.step))
+        got = understand(catalog, language, example.step, example.text)
+        report.total += 1
+        report.confusion[(example.meaning, got.meaning)] += 1
+        report.model_right += got.model == example.meaning
+        if got.meaning == example.meaning:
+            report.right += 1
+            report.asked += not got.sure
+        else:
+            report.wrong.append(
+                {
+                    "phrase": example.text,
+                    "expected": example.meaning,
+                    "understood": got.meaning,
+                    "classifier": got.model,
+                    "confidence": round(got.confidence, 3) if got.confidence is not None else None,
+                }
+            )
+    return reports
+
+
+def confusion_table(report: StepReport) -> list[str]:
+    meanings: Sequence[str] = [*STEP_MEANINGS[report.step]]
+    seen = {got for (_, got) in report.confusion} - set(meanings)
+    columns = [*meanings, *sorted(seen)]
+    width = max(len(m) for m in columns)
+    short = {m: m[:6] for m in columns}
+    lines = [" " * (width + 2) + " ".join(f"{short[c]:>6}" for c in columns)]
+    for label in meanings:
+        row = [report.confusion.get((label, got), 0) for got in columns]
+        lines.append(f"{label:>{width}}  " + " ".join(f"{n or '.':>6}" for n in row))
+    return lines
+
+
+def floors(prompts_dir: str | Path) -> Mapping[str, Mapping[str, float]]:
+    """The accuracy the test split must keep (voice_prompts/understanding/floor.txt)."""
+    out: dict[str, dict[str, float]] = {}
+    path = Path(prompts_dir) / "understanding" / "floor.txt"
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            language, step, value = line.split()
+            out.setdefault(language, {})[step] = float(value)
+    return out

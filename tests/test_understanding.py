@@ -1,0 +1,194 @@
+"""The trained understanding: measured on a test split it never saw, the
+issue's phrasings understood, and taught by operations, live on every
+worker at the next call, undone by a rollback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from ivr.flow.types import Answer, CallState
+from ivr.language import evaluation, teaching
+from ivr.language.understanding import examples_of, read_examples
+from ivr.prompts import Catalog, load_baseline
+from ivr.simulator import simulate_call
+
+PROMPTS_DIR = Path(__file__).resolve().parent.parent / "voice_prompts"
+PACKS = load_baseline(PROMPTS_DIR)
+CATALOG = Catalog(PACKS)
+ADA = "+15550100001"
+
+
+@pytest.mark.parametrize("language", ["en-US", "es-US"])
+def test_accuracy_on_the_test_split_keeps_its_floor(language: str) -> None:
+    floors = evaluation.floors(PROMPTS_DIR)[language]
+    reports = evaluation.evaluate(CATALOG, PROMPTS_DIR, language)
+    assert set(reports) == {"reason", "yes_no"}
+    for step, report in reports.items():
+        assert report.accuracy >= floors[step], (step, report.accuracy, report.wrong)
+
+
+@pytest.mark.parametrize("language", ["en-US", "es-US"])
+def test_the_test_split_is_never_trained_on(language: str) -> None:
+    train = {e.text.lower() for e in examples_of(PROMPTS_DIR, language, "train")}
+    test = examples_of(PROMPTS_DIR, language, "test")
+    assert len(test) >= 0.2 * (len(test) + len(train))
+    assert len(test) + len(train) >= 600
+    assert not [e.text for e in test if e.text.lower() in train]
+
+
+@pytest.mark.parametrize(
+    ("step", "said", "meaning"),
+    [
+        ("reason", "I just never get round to it", "unused"),
+        ("reason", "my budget doesn't stretch to it", "too_expensive"),
+        ("reason", "their deal beats yours", "switched_service"),
+        ("reason", "the sound drops out half the time", "low_quality"),
+        ("reason", "it has no parental controls", "missing_features"),
+        ("reason", "I need to talk this through with someone", "agent"),
+        ("offer", "go on then", "yes"),
+        ("offer", "count me in", "yes"),
+        ("offer", "I'd rather not", "no"),
+    ],
+)
+def test_the_issues_phrasings_are_understood(step: str, said: str, meaning: str) -> None:
+    got = evaluation.understand(CATALOG, "en-US", step, said)
+    assert (got.meaning, got.sure) == (meaning, True)
+
+
+@pytest.mark.parametrize("said", ["I'm not sure", "hold on", "um let me think", "I don't know"])
+@pytest.mark.parametrize("step", ["reason", "offer", "confirm"])
+def test_hesitation_is_never_an_answer(step: str, said: str) -> None:
+    assert evaluation.understand(CATALOG, "en-US", step, said).meaning == "not_an_answer"
+
+
+def test_words_it_never_saw_get_no_opinion() -> None:
+    guess = PACKS["en-US"].vocabulary.understanding.guess("yes_no", "zorp blivet")
+    assert guess.confidence == 0.0
+
+
+def test_data_files_name_only_meanings_the_step_has(tmp_path: Path) -> None:
+    bad = tmp_path / "x.txt"
+    bad.write_text("[reason maybe]\nwhatever\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="not a meaning at reason"):
+        read_examples(bad)
+
+
+def test_the_model_reads_with_the_flow() -> None:
+    # What `understand` reports is what the flow decides.
+    from ivr.flow.steps import STEPS
+
+    state = CallState(step="reason", language="es-US", verified=True)
+    world = evaluation._World(CATALOG, 0.45)
+    meaning = STEPS["reason"].interpret(
+        Answer("speech", speech="mi presupuesto no da para esto", confidence=0.9), state, world
+    )
+    assert meaning is not None and meaning.value == "too_expensive"
+
+
+# --- teaching ----------------------------------------------------------------------------
+
+PHRASE = "the parrot learned a new song"
+
+
+def reason_heard(app: Flask, said: str) -> str | None:
+    t = simulate_call(app, ["1234", said], from_number=ADA)
+    return t.record.get("reason")  # type: ignore[no-any-return]
+
+
+def test_taught_on_one_worker_understood_on_the_next_call_on_another(
+    app: Flask, second_worker: Flask
+) -> None:
+    assert reason_heard(second_worker, PHRASE) != "too_expensive"  # its catalog is cached now
+    result = app.test_cli_runner().invoke(
+        args=[
+            "ivr",
+            "understand",
+            "teach",
+            PHRASE,
+            "--lang",
+            "en-US",
+            "--step",
+            "reason",
+            "--meaning",
+            "too_expensive",
+            "--as",
+            "ops@example.com",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    assert "version 1" in result.output
+    assert reason_heard(second_worker, PHRASE) == "too_expensive"
+
+    runner = second_worker.test_cli_runner()
+    history = runner.invoke(
+        args=["ivr", "understand", "history", "--lang", "en-US", "--step", "reason"]
+    )
+    assert "version 1 (live): ops@example.com" in history.output
+    assert f"too_expensive: {PHRASE}" in history.output
+
+    back = runner.invoke(
+        args=[
+            "ivr",
+            "understand",
+            "rollback",
+            "--lang",
+            "en-US",
+            "--step",
+            "reason",
+            "--to",
+            "0",
+            "--as",
+            "ops@example.com",
+        ]
+    )
+    assert back.exit_code == 0, back.output
+    assert reason_heard(app, PHRASE) != "too_expensive"
+    assert reason_heard(second_worker, PHRASE) != "too_expensive"
+
+
+def test_teaching_refuses_what_the_step_cannot_mean(app: Flask) -> None:
+    result = app.test_cli_runner().invoke(
+        args=[
+            "ivr",
+            "understand",
+            "teach",
+            "whatever",
+            "--lang",
+            "en-US",
+            "--step",
+            "reason",
+            "--meaning",
+            "yes",
+        ]
+    )
+    assert result.exit_code == 1
+    assert "'yes' is not a meaning at reason" in result.output
+
+
+def test_step_names_of_the_call_map_onto_their_classifier() -> None:
+    assert teaching.step_of("offer") == teaching.step_of("confirm") == "yes_no"
+    with pytest.raises(teaching.TeachError):
+        teaching.step_of("verify")
+
+
+def test_understand_test_prints_meaning_and_confidence(app: Flask) -> None:
+    result = app.test_cli_runner().invoke(
+        args=[
+            "ivr",
+            "understand",
+            "test",
+            "count me in",
+            "--lang",
+            "en-US",
+            "--step",
+            "offer",
+            "--json",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["meaning"] == "yes" and out["sure"] is True and out["confidence"] > 0.5

@@ -25,6 +25,19 @@ def _languages() -> list[str]:
     return sorted(prompts.baseline())
 
 
+def _catalog() -> prompts.Catalog:
+    """The live understanding (what ops taught included); before the database
+    has its tables (no `ivr init-db` yet), what the repository's files teach."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    try:
+        return prompts.live_catalog(db.session())
+    except (OperationalError, ProgrammingError):
+        db.discard_session()
+        click.echo("(No database yet: the repository's files only.)", err=True)
+        return prompts.baseline_catalog()
+
+
 def _refused(message: str) -> None:
     db.session().rollback()
     click.echo(f"Refused: {message}", err=True)
@@ -38,7 +51,7 @@ def _refused(message: str) -> None:
 def eval_command(language: str | None, as_json: bool) -> None:
     """Accuracy per step on the test split (never trained or tuned on), a
     confusion matrix, and the phrasings it gets wrong."""
-    catalog = prompts.live_catalog(db.session())
+    catalog = _catalog()
     directory = current_app.config["VOICE_PROMPTS_DIR"]
     floors = evaluation.floors(directory)
     results: dict[str, Any] = {}
@@ -84,7 +97,7 @@ def test_command(phrase: str, language: str, step: str, as_json: bool) -> None:
         teaching.step_of(step)
     except teaching.TeachError as exc:
         raise click.UsageError(str(exc)) from None
-    catalog = prompts.live_catalog(db.session())
+    catalog = _catalog()
     got = evaluation.understand(catalog, language, step, phrase)
     if as_json:
         click.echo(

@@ -52,7 +52,7 @@ def test_a_connection_dropped_between_webhooks_costs_the_caller_nothing(
     with caplog.at_level(logging.WARNING, logger="ivr.db"):
         root = twiml(phone.post(action_of(root), Digits="1234"))
     # The PIN was taken on a new connection: the next question, not the apology.
-    assert "why are you cancelling" in said(root)
+    assert "Why are you cancelling" in said(root)
     assert "dropped a connection" in caplog.text
 
 

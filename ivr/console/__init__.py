@@ -22,6 +22,10 @@ def init_app(app: Flask) -> None:
     if (app.config.get("PUBLIC_BASE_URL") or "").startswith("https://"):
         app.config["SESSION_COOKIE_SECURE"] = True
     app.register_blueprint(bp)
+    # Globals, not context: imported macros (_macros.html) see them too.
+    from .labels import TEMPLATE_HELPERS
+
+    app.jinja_env.globals.update(TEMPLATE_HELPERS)
     ivr_cli.add_command(create_user_command)
     ivr_cli.add_command(demo_calls_command)
 
@@ -40,4 +44,4 @@ def home() -> Response:
 
 # Each module adds its pages to `bp` when imported; ops.py holds the
 # operations pages (prompts, offers).
-from . import analytics, auth, billing, calls, ops, users  # noqa: E402, F401
+from . import analytics, audit_log, auth, billing, calls, customers, errors, ops, settings, users  # noqa: E402, F401

@@ -90,6 +90,8 @@ def _answer_call(answer: Answer) -> Response:
         turn=_turn(),
         request_key=calls.request_key(request.full_path, form),
         from_state=(form.get("FromState") or "")[:8] or None,
+        path=request.full_path.rstrip("?"),
+        params=form,
     )
 
     def render(decision, spoken, turn, catalog):  # type: ignore[no-untyped-def]
@@ -163,6 +165,7 @@ def whisper() -> Response:
 @webhook
 def status() -> Response:
     form = g.form
+    answer = str(VoiceResponse())
     db.transaction(
         lambda session: calls.finish_call(
             session,
@@ -171,9 +174,10 @@ def status() -> Response:
             form.get("CallDuration"),
             _number("From"),
             _number("To"),
+            request=(request.full_path.rstrip("?"), form, answer),
         )
     )
-    return xml(str(VoiceResponse()))
+    return xml(answer)
 
 
 @bp.post("/fallback")

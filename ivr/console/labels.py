@@ -192,8 +192,15 @@ def describe_offer(kind: str, terms: dict[str, Any]) -> str:
 def _offer_labels() -> dict[str, str]:
     """Offer code -> words, read once per request (a handful of rows)."""
     if "offer_labels" not in g:
-        rows = db.session().execute(select(Offer.code, Offer.kind, Offer.terms))
-        g.offer_labels = {code: describe_offer(kind, terms or {}) for code, kind, terms in rows}
+        rows = db.session().execute(
+            select(Offer.code, Offer.kind, Offer.terms, Offer.reason_code)
+        )
+        # Help offers differ only by the reason they answer: say which.
+        g.offer_labels = {
+            code: describe_offer(kind, terms or {})
+            + (f" ({reason_label(reason).lower()})" if kind == "help" else "")
+            for code, kind, terms, reason in rows
+        }
     return g.offer_labels  # type: ignore[no-any-return]
 
 

@@ -14,6 +14,7 @@ import functools
 import hashlib
 import re
 import secrets
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -106,9 +107,37 @@ class Webhook:
     request_key: str = ""
     # Twilio's FromState: where the caller's number is from.
     from_state: str | None = None
+    # The request as Twilio sent it (path and POST parameters), kept on the
+    # call's record for the console's webhook inspector; the PIN is masked.
+    path: str = ""
+    params: Mapping[str, str] | None = None
 
 
 Renderer = Callable[[Decision, list[Spoken], int, Catalog], str]
+
+
+# What the caller typed or said at the PIN question is never written down.
+_SECRET_PARAMS = ("Digits", "SpeechResult", "UnstableSpeechResult")
+
+
+def record_webhook(
+    call: CallRow,
+    path: str,
+    params: Mapping[str, str] | None,
+    step: str,
+    twiml: str,
+    started: float,
+) -> None:
+    """One `webhook` event: the request, the TwiML answered and how long the
+    answer took (up to the write that stores it). It rides in the same INSERT
+    as the request's other events, so it costs no round trip."""
+    shown = dict(params or {})
+    if step == "verify":
+        for name in _SECRET_PARAMS:
+            if name in shown:
+                shown[name] = "****"
+    ms = round((time.perf_counter() - started) * 1000, 1)
+    event(call, "webhook", {"path": path, "params": shown, "twiml": twiml, "ms": ms}, step=step)
 
 
 def request_key(path: str, params: Mapping[str, str]) -> str:
@@ -392,8 +421,10 @@ def answer(
 ) -> str:
     """The TwiML answer to one webhook of a call. `catalog_for(session, stamp)`
     gives the prompts current at the stamp read with the call's row."""
+    started = time.perf_counter()
     conn = session.connection()
     call, stamp = open_call(conn, hook)
+    heard_at = call.step
     # An answer to the open question (its turn is the call's) is new by
     # construction; only other requests can be repeats, so only they look.
     answers_open_question = hook.turn is not None and hook.turn == call.turn
@@ -401,6 +432,7 @@ def answer(
         replay = conn.scalar(_REPLAY, {"call_sid": hook.call_sid, "request_key": hook.request_key})
         if replay is not None:
             event(call, "repeated_request", {"answer": "the same as before"})
+            record_webhook(call, hook.path, hook.params, heard_at, replay, started)
             save(conn, call)
             return replay
 
@@ -460,6 +492,7 @@ def answer(
     for line, mark in zip(spoken, marks, strict=True):
         event(call, "prompt", _spoken_detail(line, mark))
     twiml = render(decision, spoken, call.turn, catalog)
+    record_webhook(call, hook.path, hook.params, heard_at, twiml, started)
     save(conn, call, {"call_sid": hook.call_sid, "request_key": hook.request_key, "twiml": twiml})
     return twiml
 
@@ -832,12 +865,17 @@ def finish_call(
     duration: str | None,
     from_number: str | None = None,
     to_number: str | None = None,
+    request: tuple[str, Mapping[str, str], str] | None = None,
 ) -> None:
     """The status callback: the record is finished; a caller who hung up
-    mid-way is `abandoned` at the step they left."""
+    mid-way is `abandoned` at the step they left. `request` is (path,
+    parameters, TwiML answered), for the webhook inspector."""
+    started = time.perf_counter()
     conn = session.connection()
     call, _ = open_call(conn, Webhook(call_sid, Answer("start"), from_number, to_number))
     event(call, "status", {"status": status, "duration": duration})
+    if request is not None:
+        record_webhook(call, request[0], request[1], call.step, request[2], started)
     if status not in FINAL_STATUSES or call.completed_at is not None:
         save(conn, call)
         return

@@ -177,6 +177,8 @@ class Call(Base):
             "started_at",
         ),
         Index("ix_calls_outcome_duration", "outcome", "duration_seconds", "started_at"),
+        # The calls list sorted by duration, by keyset (migration 0005).
+        Index("ix_calls_duration_id", "duration_seconds", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -303,10 +305,13 @@ class User(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The console shows times in this IANA zone; null means AGENT_TIMEZONE.
+    timezone: Mapped[str | None] = mapped_column(String(64))
 
 
 class AuditLog(Base):
     __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_actor_id", "actor", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)

@@ -196,12 +196,52 @@ def test_the_page_shows_charts_with_the_numbers_beside_them(
     assert '<strong id="total-calls">10</strong>' in html
     assert html.count("<svg") >= 5
     assert '<title id="c-outcomes-title">Calls by outcome</title>' in html
-    assert '<td>discount_50_3m</td><td class="num">3</td><td class="num">1</td>' in html
+    assert '<td>50% off for 3 months</td><td class="num">3</td><td class="num">1</td>' in html
     assert "33.3 %" in html
     assert '<strong id="agent-share">20.0 %</strong>' in html
-    assert '<td>verify</td><td class="num">2</td>' in html
+    assert '<td>PIN</td><td class="num">2</td>' in html
     assert '<td class="num">50 s</td>' in html and '<td class="num">90 s</td>' in html
     swapped = client.get("/console/analytics?date_from=2026-05-05&date_to=2026-05-04")
     assert "swapped" in swapped.get_data(as_text=True)
     bad = client.get("/console/analytics?date_from=soon")
     assert bad.status_code == 200 and "is not a date" in bad.get_data(as_text=True)
+
+
+def test_the_daily_series_counts_each_day_and_compares_with_the_period_before(
+    app: Flask, client: FlaskClient
+) -> None:
+    from console_helpers import signed_in
+
+    from ivr.console.analytics import change, daily_series
+
+    day = dt.date(2026, 3, 10)
+    noon = dt.datetime(2026, 3, 10, 12, tzinfo=dt.UTC)
+
+    def call(at: dt.datetime, **fields: object) -> Call:
+        return Call(call_sid="CA" + uuid.uuid4().hex, started_at=at, **fields)
+
+    with app.app_context():
+        s = db.session()
+        s.add_all(
+            [
+                call(noon, outcome="cancelled", duration_seconds=40),
+                call(noon, outcome="cancelled", duration_seconds=60),
+                call(noon, outcome="saved", offer_code="discount_50_3m", offer_accepted=True),
+                call(noon - dt.timedelta(days=1), outcome="abandoned", agent_requested=True),
+                call(noon - dt.timedelta(days=3), outcome="cancelled"),  # the period before
+            ]
+        )
+        s.commit()
+        days = daily_series(s, day - dt.timedelta(days=1), day)
+    assert [d.day for d in days] == [day - dt.timedelta(days=1), day]
+    assert [(d.calls, d.cancelled, d.saved, d.agent) for d in days] == [(1, 0, 0, 1), (3, 2, 1, 0)]
+    assert days[1].save_rate == 1.0 and days[1].mean_cancel_seconds == 50
+    assert change(4, 1) == "+300 %" and change(1, 2) == "−50 %" and change(None, 1) == "—"
+    signed_in(app, client, "support")
+    html = client.get("/console/analytics?date_from=2026-03-09&date_to=2026-03-10").get_data(
+        as_text=True
+    )
+    assert '<tr><th scope="row">Calls</th><td class="num">4</td><td class="num">1</td>' in html
+    assert "+300 %" in html
+    assert '<td class="nowrap">2026-03-10</td><td class="num">3</td>' in html
+    assert "vendor/uplot/uPlot.iife.min.js" in html

@@ -252,14 +252,14 @@ def test_the_call_page_shows_the_record_and_the_timeline(app: Flask, support: Fl
         sid = call.call_sid
     html = support.get(f"/console/calls/{sid}").get_data(as_text=True)
     for text in (
-        "Ada Lovelace (account 100001)",
+        ">Ada Lovelace</a> (account 100001)",
         "Premium, 29.99 USD/month",
-        "too_expensive",
+        "Too expensive",
         "“the price went up again”",
-        "discount_50_3m",
+        "50% off for 3 months",
         "12345678",
-        "no (no-answer)",
-        "74 s",
+        "no: nobody answered",
+        "1 min 14 s",
         "Line said [ask_reason] “Why are you cancelling?”",
         "Caller said “the price went up again” (confidence 0.87)",
         "Caller pressed 2",
@@ -382,8 +382,15 @@ def test_search_by_the_confirmation_code_a_customer_quotes(app: Flask) -> None:
         ),
         ("understood", {"meaning": "not_understood"}, "Not understood; asked again"),
         ("understood", {"meaning": "question", "about": "ask_price"}, "Question answered (price)"),
-        ("understood", {"meaning": "agent"}, "Understood as agent"),
-        ("understood", {"meaning": "no", "confident": True}, "Understood as no (confident)"),
+        ("understood", {"meaning": "agent"}, "Understood: asking for a person"),
+        ("understood", {"meaning": "no", "confident": True}, "Understood: no"),
+        (
+            "understood",
+            {"meaning": "agent", "confident": False},
+            "Probably asking for a person; checked with the caller",
+        ),
+        ("step", {"from": "verify", "to": "reason"}, "PIN → Reason"),
+        ("outcome", {"outcome": "abandoned", "at_step": "offer"}, "Hung up at Offer"),
         (
             "cancelled",
             {"subscription": "Premium", "ends": "2026-12-30", "confirmation": "12345678"},

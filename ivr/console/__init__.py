@@ -28,6 +28,10 @@ def init_app(app: Flask) -> None:
     limiter.init_app(app)
     app.after_request(_security_headers)
     app.register_blueprint(bp)
+    # Globals, not context: imported macros (_macros.html) see them too.
+    from .labels import TEMPLATE_HELPERS
+
+    app.jinja_env.globals.update(TEMPLATE_HELPERS)
     ivr_cli.add_command(create_user_command)
     ivr_cli.add_command(demo_calls_command)
 
@@ -71,4 +75,16 @@ def home() -> Response:
 
 # Each module adds its pages to `bp` when imported; ops.py holds the
 # operations pages (prompts, offers).
-from . import analytics, auth, billing, calls, locks, ops, users  # noqa: E402, F401
+from . import (  # noqa: E402, F401
+    analytics,
+    audit_log,
+    auth,
+    billing,
+    calls,
+    customers,
+    errors,
+    locks,
+    ops,
+    settings,
+    users,
+)

@@ -28,6 +28,7 @@ from ..models import (
     BillingChange,
     Call,
     CallbackRequest,
+    CallEvent,
     CallNote,
     Customer,
     Offer,
@@ -36,10 +37,39 @@ from ..models import (
 from ..records import find_call
 from . import bp
 from .auth import audit, current_user, has_role, role_required
-from .queries import LANGUAGES, CallFilters, Cursor, calls_page, iter_calls
+from .queries import LANGUAGES, CallFilters, Cursor, calls_page, count_calls, iter_calls
 from .timeline import describe_event
 
 NOTE_MAX = 4000
+
+# Events that say something went wrong with, or about, a request.
+REQUEST_TROUBLE = ("billing_unreachable", "unknown_call", "stale_request", "repeated_request")
+
+
+def inspected_webhooks(events: list[CallEvent]) -> list[dict[str, Any]]:
+    """Each webhook Twilio sent, as the inspector shows it: the request, the
+    TwiML answered, how long it took, and what went wrong with it (the
+    trouble events written with it, which precede its `webhook` event)."""
+    out: list[dict[str, Any]] = []
+    trouble: list[str] = []
+    for e in events:
+        if e.type in REQUEST_TROUBLE:
+            trouble.append(describe_event(e))
+        elif e.type == "webhook":
+            d = e.detail or {}
+            out.append(
+                {
+                    "at": e.at,
+                    "step": e.step,
+                    "path": d.get("path", ""),
+                    "params": d.get("params") or {},
+                    "twiml": d.get("twiml", ""),
+                    "ms": d.get("ms"),
+                    "trouble": trouble,
+                }
+            )
+            trouble = []
+    return out
 
 
 def _offer_codes() -> list[str]:
@@ -50,12 +80,15 @@ def _offer_codes() -> list[str]:
 @role_required("support")
 def calls() -> str:
     filters = CallFilters.from_args(request.args)
-    after = Cursor.decode(request.args.get("after"))
+    after = Cursor.decode(request.args.get("after"), filters.sort)
     page = calls_page(db.session(), filters, after)
+    matching, over = count_calls(db.session(), filters)
     return render_template(
         "console/calls.html",
         filters=filters,
         page=page,
+        matching=matching,
+        over=over,
         first_page=after is None,
         outcomes=OUTCOMES,
         reasons=REASON_CODES,
@@ -162,7 +195,9 @@ def call_detail(call_sid: str) -> str:
         .order_by(CallbackRequest.id)
     )
     timeline = [
-        (e, describe_event(e), (e.at - call.started_at).total_seconds()) for e in call.events
+        (e, describe_event(e), (e.at - call.started_at).total_seconds())
+        for e in call.events
+        if e.type != "webhook"
     ]
     changes = [
         (c, call.call_sid)
@@ -178,6 +213,7 @@ def call_detail(call_sid: str) -> str:
         callbacks=list(callbacks),
         changes=changes,
         proof=compliance.proof_of(call, call.events),
+        webhooks=inspected_webhooks(call.events),
         can_retry=has_role(current_user(), "ops"),
         note_max=NOTE_MAX,
     )

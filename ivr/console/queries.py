@@ -1,8 +1,9 @@
 """Finding calls: the filters of the calls page, its CSV export and keyset pages.
 
-Pages are cut by (started_at, id) of the last row shown, never by OFFSET, so
+Pages are cut by (sort key, id) of the last row shown, never by OFFSET, so
 page 1,000 costs what page 1 costs: an index range scan on
-ix_calls_started_at_id (or on a filter's (column, started_at) index).
+ix_calls_started_at_id or ix_calls_duration_id (or on a filter's
+(column, started_at) index).
 """
 
 from __future__ import annotations
@@ -15,12 +16,18 @@ from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from ..models import OUTCOMES, REASON_CODES, Call
+from ..models import OUTCOMES, REASON_CODES, Call, Customer, Subscription
 
 PAGE_SIZE = 50
+# Matches are counted exactly up to this many; past it the page says "over".
+COUNT_CAP = 10_000
+# Sortable columns of the calls list: name in the URL -> column. Each has an
+# index that ends in the sort key (and id), so every order is a range scan.
+SORTS = {"started": Call.started_at, "duration": Call.duration_seconds}
+NULLABLE_SORTS = {"duration"}
 LANGUAGES = ("en-US", "es-US")
 
 CONFIRMATION_DIGITS = 8
@@ -30,9 +37,11 @@ _PHONE_CHARS = re.compile(r"^\+?[\d\s().\-]+$")
 
 @dataclass(frozen=True)
 class Search:
-    """What a search box entry means: a CallSid, or a phone and/or account number."""
+    """What a search box entry means: a CallSid, a customer's name, or a phone
+    and/or account number."""
 
     call_sid: str | None = None
+    name: str | None = None
     phone: str | None = None
     account: str | None = None
     # The code a customer quotes from the end of their call.
@@ -48,8 +57,8 @@ def parse_search(text: str) -> Search | None:
     if _CALL_SID.match(text):
         return Search(call_sid="CA" + text[2:].lower())
     if not _PHONE_CHARS.match(text):
-        # Not a number: match nothing rather than everything.
-        return Search(call_sid=text)
+        # Not a number: a CallSid as written, or part of a customer's name.
+        return Search(call_sid=text, name=text)
     digits = re.sub(r"\D", "", text)
     if text.startswith("+"):
         return Search(phone="+" + digits)
@@ -85,6 +94,9 @@ class CallFilters:
     offer: str | None = None
     language: str | None = None
     q: str = ""
+    sort: str = "started"
+    # "desc" (newest or longest first) or "asc".
+    order: str = "desc"
     errors: tuple[str, ...] = field(default=(), compare=False)
 
     @classmethod
@@ -105,7 +117,17 @@ class CallFilters:
         if reason is not None and reason not in REASON_CODES and reason != "none":
             errors.append(f"unknown reason {reason!r}")
             reason = None
+        sort = args.get("sort") or "started"
+        if sort not in SORTS:
+            errors.append(f"unknown sort {sort!r}")
+            sort = "started"
+        order = args.get("order") or "desc"
+        if order not in ("asc", "desc"):
+            errors.append(f"unknown order {order!r}")
+            order = "desc"
         return cls(
+            sort=sort,
+            order=order,
             date_from=dates["date_from"],
             date_to=dates["date_to"],
             outcome=outcome,
@@ -121,6 +143,8 @@ class CallFilters:
         out: dict[str, str] = {}
         for name, value in asdict(self).items():
             if name == "errors" or value in (None, ""):
+                continue
+            if (name, value) in (("sort", "started"), ("order", "desc")):
                 continue
             out[name] = value.isoformat() if isinstance(value, dt.date) else str(value)
         return out
@@ -145,7 +169,14 @@ class CallFilters:
             where.append(Call.language == self.language)
         search = parse_search(self.q)
         if search is not None:
-            if search.call_sid:
+            if search.name:
+                named = select(Customer.id).where(
+                    func.lower(Customer.name).contains(search.name.lower(), autoescape=True)
+                )
+                where.append(
+                    or_(Call.call_sid == search.call_sid, Call.customer_id.in_(named))
+                )
+            elif search.call_sid:
                 where.append(Call.call_sid == search.call_sid)
             else:
                 either: list[ColumnElement[bool]] = []
@@ -165,36 +196,59 @@ def _midnight(day: dt.date) -> dt.datetime:
 
 @dataclass(frozen=True)
 class Cursor:
-    """The last row of a page: the next page starts just after it."""
+    """The last row of a page: the next page starts just after it, in the
+    list's order. `key` is that row's sort value (None for a call with no
+    duration yet: those come after every timed call, by id)."""
 
-    started_at: dt.datetime
+    key: dt.datetime | int | None
     id: int
+    sort: str = "started"
+
+    @property
+    def started_at(self) -> dt.datetime:
+        assert isinstance(self.key, dt.datetime)
+        return self.key
 
     def encode(self) -> str:
-        raw = f"{self.started_at.astimezone(dt.UTC).isoformat()}|{self.id}"
+        if isinstance(self.key, dt.datetime):
+            value = self.key.astimezone(dt.UTC).isoformat()
+        else:
+            value = "" if self.key is None else str(self.key)
+        raw = f"{value}|{self.id}" if self.sort == "started" else f"{self.sort}|{value}|{self.id}"
         return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
     @classmethod
-    def decode(cls, token: str | None) -> Cursor | None:
-        """None for a missing or tampered token: the list starts at the top."""
+    def decode(cls, token: str | None, sort: str = "started") -> Cursor | None:
+        """None for a missing or tampered token, or one of another order:
+        the list starts at the top."""
         if not token:
             return None
         try:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-            when, ident = raw.split("|")
-            started_at = dt.datetime.fromisoformat(when)
-            if started_at.tzinfo is None:
+            parts = raw.split("|")
+            token_sort = "started" if len(parts) == 2 else parts.pop(0)
+            value, ident = parts
+            if token_sort != sort:
                 return None
-            return cls(started_at, int(ident))
+            if sort == "started":
+                started_at = dt.datetime.fromisoformat(value)
+                if started_at.tzinfo is None:
+                    return None
+                return cls(started_at, int(ident))
+            return cls(int(value) if value else None, int(ident), sort)
         except (ValueError, binascii.Error, UnicodeDecodeError):
             return None
 
-    def condition(self) -> ColumnElement[bool]:
+    def condition(self, order: str = "desc") -> ColumnElement[bool]:
+        column = SORTS[self.sort]
+        before = order == "desc"
+        if self.key is None:
+            # Among the untimed calls, which come last, by id.
+            return and_(column.is_(None), Call.id < self.id if before else Call.id > self.id)
         # The first term gives the planner an index range; the second breaks ties.
-        return and_(
-            Call.started_at <= self.started_at,
-            or_(Call.started_at < self.started_at, Call.id < self.id),
-        )
+        if before:
+            return and_(column <= self.key, or_(column < self.key, Call.id < self.id))
+        return and_(column >= self.key, or_(column > self.key, Call.id > self.id))
 
 
 LIST_COLUMNS = (
@@ -215,17 +269,31 @@ LIST_COLUMNS = (
     Call.agent_requested,
     Call.agent_result,
     Call.duration_seconds,
+    Call.customer_id,
+    Customer.name.label("customer_name"),
+    Subscription.plan.label("plan"),
 )
 
 
-def _page_query(filters: CallFilters, after: Cursor | None, limit: int) -> Select[Any]:
+def _page_query(
+    filters: CallFilters, after: Cursor | None, limit: int, untimed: bool = False
+) -> Select[Any]:
+    """One page in the filters' order. For a nullable sort key, the rows that
+    have one (`untimed` False) and those that do not (True) are two ranges."""
     where = filters.conditions()
+    column = SORTS[filters.sort]
+    desc = filters.order == "desc"
     if after is not None:
-        where.append(after.condition())
+        where.append(after.condition(filters.order))
+    if filters.sort in NULLABLE_SORTS:
+        where.append(column.is_(None) if untimed else column.is_not(None))
+    keys = [Call.id] if untimed else [column, Call.id]
     return (
         select(*LIST_COLUMNS)
+        .outerjoin(Customer, Customer.id == Call.customer_id)
+        .outerjoin(Subscription, Subscription.id == Call.subscription_id)
         .where(*where)
-        .order_by(Call.started_at.desc(), Call.id.desc())
+        .order_by(*(k.desc() if desc else k.asc() for k in keys))
         .limit(limit)
     )
 
@@ -239,12 +307,32 @@ class Page:
 def calls_page(
     s: Session, filters: CallFilters, after: Cursor | None = None, size: int = PAGE_SIZE
 ) -> Page:
-    """Newest first; one row more than asked says whether there is a next page."""
-    rows = list(s.execute(_page_query(filters, after, size + 1)))
+    """In the filters' order (newest first by default); one row more than
+    asked says whether there is a next page."""
+    sort = filters.sort
+    if sort in NULLABLE_SORTS and after is not None and after.key is None:
+        rows = list(s.execute(_page_query(filters, after, size + 1, untimed=True)))
+    else:
+        rows = list(s.execute(_page_query(filters, after, size + 1)))
+        if sort in NULLABLE_SORTS and len(rows) <= size:
+            # The timed calls ran out: the untimed ones follow.
+            rows += s.execute(_page_query(filters, None, size + 1 - len(rows), untimed=True))
     more = len(rows) > size
     rows = rows[:size]
-    cursor = Cursor(rows[-1].started_at, rows[-1].id) if more and rows else None
+    cursor = None
+    if more and rows:
+        last = rows[-1]
+        cursor = Cursor(getattr(last, SORTS[sort].key), last.id, sort)
     return Page(rows, cursor)
+
+
+def count_calls(s: Session, filters: CallFilters, cap: int = COUNT_CAP) -> tuple[int, bool]:
+    """How many calls match, exactly up to `cap`; (cap, True) when more do.
+    Counting stops at cap + 1 rows, so a million matches cost what 10,001 do."""
+    where = filters.conditions()
+    limited = select(Call.id).where(*where).limit(cap + 1).subquery()
+    n = int(s.scalar(select(func.count()).select_from(limited)) or 0)
+    return (cap, True) if n > cap else (n, False)
 
 
 def iter_calls(s: Session, filters: CallFilters, batch: int = 2000) -> Iterator[Any]:

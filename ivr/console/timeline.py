@@ -5,6 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from ..models import CallEvent
+from .labels import (
+    agent_result_label,
+    callback_reason_label,
+    meaning_label,
+    offer_label,
+    outcome_label,
+    step_label,
+)
 
 
 def _confidence(value: Any) -> str:
@@ -30,7 +38,7 @@ def describe_event(event: CallEvent) -> str:
         if d.get("silence"):
             return "Caller said nothing"
         if "dial_status" in d:
-            return f"Transfer ended: {d['dial_status']}"
+            return f"Transfer ended: {agent_result_label(d['dial_status'])}"
     if kind == "understood":
         meaning = d.get("meaning")
         if meaning == "not_an_answer":
@@ -42,23 +50,27 @@ def describe_event(event: CallEvent) -> str:
             return f"Question answered ({str(d.get('about', '')).removeprefix('ask_')})"
         if meaning == "forgot":
             return "Caller does not have it at hand; told where to find it"
+        what = meaning_label(meaning)
+        if d.get("value"):
+            what += f" ({str(d['value']).replace('_', ' ')})"
         if "confident" not in d:
-            return f"Understood as {meaning}"
-        certainty = "confident" if d.get("confident") else "not sure"
-        return f"Understood as {meaning} ({certainty})"
+            return f"Understood: {what}"
+        if d.get("confident"):
+            return f"Understood: {what}"
+        return f"Probably {what}; checked with the caller"
     if kind == "step":
-        return f"Moved from {d.get('from')} to {d.get('to')}"
+        return f"{step_label(d.get('from'))} → {step_label(d.get('to'))}"
     if kind == "outcome":
-        where = f" at {d['at_step']}" if d.get("at_step") else ""
-        return f"Outcome: {d.get('outcome')}{where}"
+        where = f" at {step_label(d['at_step'])}" if d.get("at_step") else ""
+        return f"{outcome_label(d.get('outcome'))}{where}"
     code = f", confirmation {d['confirmation']}" if d.get("confirmation") else ""
     if kind == "cancelled":
         ends = d.get("ends", "?")
         return f"Cancelled {d.get('subscription', '')}, service ends {ends}{code}"
     if kind == "offer_applied":
-        return f"Offer {d.get('offer')} applied ({d.get('kind')}){code}"
+        return f"Offer applied: {offer_label(d.get('offer'))}{code}"
     if kind == "callback_requested":
-        return f"Callback requested to {d.get('phone')} ({d.get('reason')})"
+        return f"Call back booked to {d.get('phone')} ({callback_reason_label(d.get('reason'))})"
     if kind == "whisper":
         return f"Agent heard “{d.get('text', '')}”"
     if kind == "status":
@@ -66,6 +78,8 @@ def describe_event(event: CallEvent) -> str:
         return f"Twilio status {d.get('status')}{duration}"
     if kind == "repeated_request":
         return "Twilio repeated a request; answered the same again"
+    if kind == "webhook":
+        return f"Twilio asked {d.get('path', '?')}; answered in {d.get('ms', '?')} ms"
     if kind == "stale_request":
         return "A late request for an earlier prompt was ignored"
     return ", ".join(f"{k}: {v}" for k, v in d.items()) or kind

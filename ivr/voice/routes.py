@@ -96,6 +96,8 @@ def _answer_call(answer: Answer) -> Response:
         turn=_turn(),
         request_key=calls.request_key(request.full_path, form),
         from_state=(form.get("FromState") or "")[:8] or None,
+        path=request.full_path.rstrip("?"),
+        params=form,
     )
 
     def render(decision, spoken, turn, catalog):  # type: ignore[no-untyped-def]
@@ -170,6 +172,7 @@ def whisper() -> Response:
 @webhook
 def status() -> Response:
     form = g.form
+    answer = str(VoiceResponse())
     try:
         db.transaction(
             lambda session: calls.finish_call(
@@ -179,6 +182,7 @@ def status() -> Response:
                 form.get("CallDuration"),
                 _number("From"),
                 _number("To"),
+                request=(request.full_path.rstrip("?"), form, answer),
             ),
             deadline=_deadline(),
         )
@@ -189,7 +193,7 @@ def status() -> Response:
         g.ivr_error = "status_not_recorded"
         db.discard_session()
         return Response("The call's status was not recorded.\n", 503, mimetype="text/plain")
-    return xml(str(VoiceResponse()))
+    return xml(answer)
 
 
 @bp.post("/fallback")

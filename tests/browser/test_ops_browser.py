@@ -119,6 +119,7 @@ def edit_and_publish(page, base: str) -> None:  # type: ignore[no-untyped-def]
 
     page.get_by_label("Text", exact=True).fill("Hello from {companny}.")
     page.get_by_role("button", name="Publish").click()
+    page.locator("dialog.confirm button").first.click()
     expect(page.locator("#errors")).to_contain_text("unknown placeholder {companny}")
 
     page.get_by_label("Text", exact=True).fill(NEW_GREETING)
@@ -128,6 +129,7 @@ def edit_and_publish(page, base: str) -> None:  # type: ignore[no-untyped-def]
     expect(page.locator("#twiml")).to_contain_text("<Say")
     expect(page.locator("#duration")).to_contain_text(" s")
     page.get_by_role("button", name="Publish").click()
+    page.locator("dialog.confirm button").first.click()
     expect(page.locator(".flash")).to_contain_text("Published greeting (en-US) version 1")
 
     page.get_by_role("link", name="History").click()

@@ -1,0 +1,59 @@
+/* The console's one script: asks once before a change that matters.
+ *
+ * A submit button (or form) with data-confirm="what will change" opens a
+ * dialog with that text and, when data-confirm-before / data-confirm-field
+ * name the old text and the field with the new one, both in colour.
+ * Confirm submits the form as the button would; Cancel (or Escape) keeps
+ * everything as it was. Without JavaScript the form submits as before.
+ */
+(function () {
+  "use strict";
+  function el(tag, cls, text) {
+    var node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function ask(button, form) {
+    var dialog = el("dialog", "confirm");
+    dialog.setAttribute("aria-labelledby", "confirm-title");
+    dialog.appendChild(el("h2", "", button.dataset.confirmTitle || "Are you sure?")).id = "confirm-title";
+    dialog.appendChild(el("p", "", button.dataset.confirm));
+    var field = button.dataset.confirmField && form.elements[button.dataset.confirmField];
+    if (field && button.dataset.confirmBefore !== undefined && field.value !== button.dataset.confirmBefore) {
+      var diff = el("div", "diff");
+      diff.appendChild(el("del", "", button.dataset.confirmBefore || "(nothing)"));
+      diff.appendChild(el("ins", "", field.value));
+      dialog.appendChild(diff);
+    }
+    var buttons = el("p", "buttons");
+    var yes = el("button", "", button.dataset.confirmYes || button.textContent.trim());
+    var no = el("button", "secondary", "Cancel");
+    yes.type = no.type = "button";
+    buttons.appendChild(yes);
+    buttons.appendChild(no);
+    dialog.appendChild(buttons);
+    document.body.appendChild(dialog);
+    function close() { dialog.close(); dialog.remove(); button.focus(); }
+    no.addEventListener("click", close);
+    dialog.addEventListener("cancel", function (event) { event.preventDefault(); close(); });
+    yes.addEventListener("click", function () {
+      button.dataset.confirmed = "yes";
+      dialog.close();
+      dialog.remove();
+      if (form.requestSubmit) form.requestSubmit(button); else button.click();
+    });
+    dialog.showModal();
+    no.focus();
+  }
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var button = event.submitter || form.querySelector("[data-confirm]");
+    if (!button || !button.dataset.confirm) return;
+    if (button.dataset.confirmed === "yes") { delete button.dataset.confirmed; return; }
+    event.preventDefault();
+    ask(button, form);
+  });
+})();

@@ -860,3 +860,61 @@ def finish_call(
         event(call, "outcome", {"outcome": "abandoned", "at_step": call.step})
     call.step = "done"
     save(conn, call)
+
+
+# The Dial's answers that mean the person picked up and the caller was put through.
+PUT_THROUGH = {"completed", "answered"}
+
+_STALE_CALLS = (
+    select(CALLS.c.id)
+    .where(
+        CALLS.c.outcome == "in_progress",
+        CALLS.c.completed_at.is_(None),
+        CALLS.c.started_at < bindparam("cutoff"),
+        ~select(EVENTS.c.id)
+        .where(EVENTS.c.call_id == CALLS.c.id, EVENTS.c.at >= bindparam("cutoff"))
+        .exists(),
+    )
+    .order_by(CALLS.c.id)
+)
+_LAST_EVENT_AT = select(func.max(EVENTS.c.at)).where(EVENTS.c.call_id == bindparam("id"))
+
+
+def close_stale_calls(
+    session: Session, idle: dt.timedelta, now: dt.datetime | None = None
+) -> list[tuple[str, str]]:
+    """Close the calls still `in_progress` whose last event is older than
+    `idle`: their status callback never came (lost, or Twilio gave up), so
+    nothing else will ever end them. Each ends at its last event, `agent` if
+    the caller was put through to a person, else `abandoned` at the step it
+    was at. Returns (CallSid, outcome) of each; the caller commits."""
+    now = now or utcnow()
+    cutoff = now - idle
+    conn = session.connection()
+    closed: list[tuple[str, str]] = []
+    for call_id in conn.scalars(_STALE_CALLS, {"cutoff": cutoff}).all():
+        call = lock_call_by_id(conn, call_id)
+        # Read again under the lock: a webhook may have come in meanwhile.
+        if call is None or call.outcome != "in_progress" or call.completed_at is not None:
+            continue
+        last = conn.scalar(_LAST_EVENT_AT, {"id": call_id}) or call.started_at
+        if last >= cutoff:
+            continue
+        # Transferred, and no Dial answer saying nobody picked up.
+        dialled = (call.flow or {}).get("transferred")
+        if dialled and (call.agent_result is None or call.agent_result in PUT_THROUGH):
+            outcome, at_step = "agent", "agent"
+        else:
+            outcome, at_step = "abandoned", call.step
+        call.completed_at = now
+        call.ended_at = last
+        call.duration_seconds = max(0, int((last - call.started_at).total_seconds()))
+        call.outcome = outcome
+        call.outcome_step = at_step
+        event(call, "swept", {"idle_since": last.isoformat(), "idle_for": str(idle)})
+        event(call, "outcome", {"outcome": outcome, "at_step": at_step})
+        call.step = "done"
+        conn.execute(delete(REPLIES).where(REPLIES.c.call_sid == call.call_sid))
+        save(conn, call)
+        closed.append((call.call_sid, outcome))
+    return closed

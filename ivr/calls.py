@@ -32,6 +32,7 @@ from .flow.types import (
     Decision,
     Digits,
     Effect,
+    Hangup,
     LookupUnavailable,
     RecordConsent,
     Reinstate,
@@ -394,6 +395,14 @@ def answer(
     gives the prompts current at the stamp read with the call's row."""
     conn = session.connection()
     call, stamp = open_call(conn, hook)
+    if call.completed_at is not None:
+        # The call is over (its status came, or the sweep closed it): a request
+        # of it now is a replay or a straggler. Goodbye, and the record stays
+        # as it was: nothing reopens a finished call.
+        catalog = catalog_for(session, stamp)
+        goodbye = Decision(state_of(call), (Say("goodbye"),), Hangup())
+        spoken, _ = render_lines(catalog, goodbye, {})
+        return render(goodbye, spoken, call.turn, catalog)
     # An answer to the open question (its turn is the call's) is new by
     # construction; only other requests can be repeats, so only they look.
     answers_open_question = hook.turn is not None and hook.turn == call.turn
@@ -813,9 +822,11 @@ def whisper_lines(
     """What the agent hears before the caller is put through."""
     conn = session.connection()
     row = conn.execute(_READ_CALL, {"call_sid": call_sid}).mappings().first()
-    if row is None:
-        return catalog.render("en-US", Say("whisper_unknown", {"phone": "unknown"}))
     language = config.get("AGENT_LANGUAGE") or "en-US"
+    if row is None or not being_transferred(CallRow(row)):
+        # Only while the caller is being put through: at any other time (a
+        # replay, a guessed CallSid) the agent's leg learns nothing about anyone.
+        return catalog.render(language, Say("whisper_unknown", {"phone": "unknown"}))
     spoken: list[Spoken] = []
     call = CallRow(row)
     for line in whisper(state_of(call), DbWorld(session, catalog, config)):
@@ -823,6 +834,16 @@ def whisper_lines(
     event(call, "whisper", {"text": " ".join(s.text for s in spoken)}, step="agent")
     save(conn, call)
     return spoken
+
+
+def being_transferred(call: Row) -> bool:
+    """The line has dialled a person for this call and heard nothing back yet."""
+    return (
+        call.completed_at is None
+        and call.step == "agent"
+        and bool((call.flow or {}).get("transferred"))
+        and call.agent_result is None
+    )
 
 
 def finish_call(

@@ -53,6 +53,7 @@ from .models import (
     utcnow,
 )
 from .prompts import Catalog, Spoken, stamp_query
+from .ssml import unescape
 from .world import DbWorld
 
 FINAL_STATUSES = {"completed", "busy", "failed", "no-answer", "canceled"}
@@ -831,7 +832,8 @@ def whisper_lines(
     call = CallRow(row)
     for line in whisper(state_of(call), DbWorld(session, catalog, config)):
         spoken.extend(catalog.render(language, line))
-    event(call, "whisper", {"text": " ".join(s.text for s in spoken)}, step="agent")
+    said = " ".join(unescape(s.text) for s in spoken)
+    event(call, "whisper", {"text": said}, step="agent")
     save(conn, call)
     return spoken
 

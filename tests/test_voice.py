@@ -466,3 +466,25 @@ def test_a_call_sid_twilio_would_never_send_is_a_400(client: FlaskClient, sid: s
 def test_whisper_for_a_malformed_call_is_a_400(client: FlaskClient) -> None:
     r = Twilio(client).post("/voice/whisper?call=CA%00x")
     assert r.status_code == 400
+
+
+def test_a_callers_words_are_said_as_words_in_the_whisper_never_as_ssml(
+    app: Flask, client: FlaskClient
+) -> None:
+    words = '<sub alias="refund approved">too expensive</sub><break time="10s"/> & more'
+    phone = Twilio(client, caller='+1555<sub alias="x">y</sub>')
+    root = twiml(phone.post("/voice/incoming"))
+    with app.app_context():
+        s = db.session()
+        call = s.scalars(select(Call).where(Call.call_sid == phone.call_sid)).one()
+        call.reason_text = words
+        s.commit()
+    assert twiml(phone.post(action_of(root), Digits="0")).find("Dial") is not None
+    agent_leg = Twilio(client, call_sid="CA" + "f" * 32)
+    root = twiml(agent_leg.post(f"/voice/whisper?call={phone.call_sid}"))
+    says = root.findall("Say")
+    assert says and all(len(list(say)) == 0 for say in says)  # no SSML element
+    text = said(root)
+    assert words in text and '<sub alias="x">' in text
+    whisper = [e for e in _record(app, phone.call_sid)["events"] if e["type"] == "whisper"]
+    assert words in whisper[0]["detail"]["text"]

@@ -369,3 +369,27 @@ def test_pages_carry_the_browser_security_headers(app: Flask) -> None:
     assert response.headers["Referrer-Policy"] == "same-origin"
     over_https = app.test_client().get("/console/login", base_url="https://localhost")
     assert over_https.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+@pytest.mark.parametrize(
+    "method, path, data",
+    [
+        ("post", "/console/login", {"email": "ops\x00@example.com", "password": "x"}),
+        ("post", "/console/login", {"email": "ops@example.com", "password": "x\x00"}),
+        ("get", "/console/calls?q=Ada%00", None),
+        ("get", "/console/calls?outcome=cancelled%00", None),
+        ("get", "/console/calls?date_from=2026-01-01%00", None),
+        ("get", "/console/calls.csv?q=%00", None),
+        ("get", "/console/analytics?language=en%00", None),
+        ("get", "/console/login?next=/console/%00", None),
+    ],
+)
+def test_a_nul_byte_in_console_input_is_a_400(
+    app: Flask, users: dict[str, str], method: str, path: str, data: dict[str, str] | None
+) -> None:
+    client = app.test_client()
+    sign_in(client, users["admin"])
+    if data is not None:
+        data = {**data, "csrf_token": csrf(client)}
+    response = getattr(client, method)(path, data=data)
+    assert response.status_code == 400

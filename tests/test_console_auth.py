@@ -393,3 +393,51 @@ def test_a_nul_byte_in_console_input_is_a_400(
         data = {**data, "csrf_token": csrf(client)}
     response = getattr(client, method)(path, data=data)
     assert response.status_code == 400
+
+
+def _cookie(client: FlaskClient) -> str:
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    return cookie.value
+
+
+def test_a_session_cookie_copied_before_sign_out_is_dead_after_it(
+    app: Flask, users: dict[str, str]
+) -> None:
+    client = app.test_client()
+    sign_in(client, users["support"])
+    stolen = _cookie(client)
+    client.post("/console/logout", data={"csrf_token": csrf(client)})
+    thief = app.test_client()
+    thief.set_cookie("session", stolen)
+    assert thief.get("/console/calls").status_code == 302
+    # Signing in again does not bring the old cookie back.
+    sign_in(app.test_client(), users["support"])
+    assert thief.get("/console/calls").status_code == 302
+
+
+def test_turning_access_off_and_on_again_does_not_revive_old_sessions(
+    app: Flask, client: FlaskClient, users: dict[str, str]
+) -> None:
+    support = app.test_client()
+    sign_in(support, users["support"])
+    old = _cookie(support)
+    sign_in(client, users["admin"])
+    with app.app_context():
+        user_id = db.session().scalars(select(User.id).where(User.email == users["support"])).one()
+    for action in ("deactivate", "activate"):
+        client.post(
+            f"/console/users/{user_id}", data={"action": action, "csrf_token": csrf(client)}
+        )
+    revived = app.test_client()
+    revived.set_cookie("session", old)
+    assert revived.get("/console/calls").status_code == 302
+
+
+def test_the_form_token_is_renewed_at_sign_in(app: Flask, users: dict[str, str]) -> None:
+    client = app.test_client()
+    planted = csrf(client)  # a token known before sign-in (say, set by an attacker)
+    sign_in(client, users["support"])
+    assert csrf(client) != planted
+    refused = client.post("/console/logout", data={"csrf_token": planted})
+    assert refused.status_code == 400

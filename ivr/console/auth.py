@@ -117,11 +117,18 @@ def current_user() -> User | None:
         user_id = session.get("user_id")
         if user_id is not None:
             user = db.session().get(User, user_id)
-            # Deactivating a user ends their sessions at their next click.
-            if user is not None and not user.active:
+            # Sign-out and deactivation raise the version, so a session (or a
+            # copy of its cookie) from before ends at its next click.
+            version = session.get("session_version")
+            if user is not None and (not user.active or user.session_version != version):
                 user = None
         g.console_user = user
     return g.console_user  # type: ignore[no-any-return]
+
+
+def end_sessions(user: User) -> None:
+    """End every session of the user, on every machine (the caller commits)."""
+    user.session_version += 1
 
 
 def has_role(user: User | None, *roles: str) -> bool:
@@ -232,11 +239,12 @@ def login_post() -> tuple[str, int] | Response:
             "console/login.html", error=message, email=email, next=request.form.get("next", "")
         )
         return page, 429 if result.locked_until is not None else 401
-    token = session.get("csrf_token")
-    # A fresh session at sign-in: nothing from before carries over but the form token.
+    # A fresh session at sign-in: nothing from before carries over, not even
+    # the form token (one planted before sign-in must not be good after it).
     session.clear()
     session["user_id"] = result.user.id
-    session["csrf_token"] = token or secrets.token_urlsafe(32)
+    session["session_version"] = result.user.session_version
+    session["csrf_token"] = secrets.token_urlsafe(32)
     g.pop("console_user", None)
     audit("sign_in", {"email": result.user.email})
     s.commit()
@@ -245,7 +253,9 @@ def login_post() -> tuple[str, int] | Response:
 
 @bp.post("/logout")
 def logout() -> Response:
-    if current_user() is not None:
+    user = current_user()
+    if user is not None:
+        end_sessions(user)
         audit("sign_out")
         db.session().commit()
     session.clear()

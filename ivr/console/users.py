@@ -9,7 +9,7 @@ from werkzeug.wrappers import Response
 from .. import db
 from ..models import User
 from . import bp
-from .auth import ROLES, audit, create_user, current_user, role_required
+from .auth import ROLES, audit, create_user, current_user, end_sessions, role_required
 
 
 @bp.get("/users")
@@ -58,6 +58,8 @@ def users_update(user_id: int) -> Response:
             flash("You cannot turn off your own access.", "error")
             return redirect(url_for("console.users"))
         user.active = action == "activate"
+        if not user.active:
+            end_sessions(user)
         audit(f"{action}_user", {"email": user.email})
     else:
         abort(400, description="unknown change")

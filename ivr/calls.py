@@ -33,6 +33,7 @@ from .flow.types import (
     Decision,
     Digits,
     Effect,
+    Hangup,
     LookupUnavailable,
     RecordConsent,
     Reinstate,
@@ -53,6 +54,7 @@ from .models import (
     utcnow,
 )
 from .prompts import Catalog, Spoken, stamp_query
+from .ssml import unescape
 from .world import DbWorld
 
 FINAL_STATUSES = {"completed", "busy", "failed", "no-answer", "canceled"}
@@ -424,6 +426,14 @@ def answer(
     started = time.perf_counter()
     conn = session.connection()
     call, stamp = open_call(conn, hook)
+    if call.completed_at is not None:
+        # The call is over (its status came, or the sweep closed it): a request
+        # of it now is a replay or a straggler. Goodbye, and the record stays
+        # as it was: nothing reopens a finished call.
+        catalog = catalog_for(session, stamp)
+        goodbye = Decision(state_of(call), (Say("goodbye"),), Hangup())
+        spoken, _ = render_lines(catalog, goodbye, {})
+        return render(goodbye, spoken, call.turn, catalog)
     heard_at = call.step
     # An answer to the open question (its turn is the call's) is new by
     # construction; only other requests can be repeats, so only they look.
@@ -846,16 +856,29 @@ def whisper_lines(
     """What the agent hears before the caller is put through."""
     conn = session.connection()
     row = conn.execute(_READ_CALL, {"call_sid": call_sid}).mappings().first()
-    if row is None:
-        return catalog.render("en-US", Say("whisper_unknown", {"phone": "unknown"}))
     language = config.get("AGENT_LANGUAGE") or "en-US"
+    if row is None or not being_transferred(CallRow(row)):
+        # Only while the caller is being put through: at any other time (a
+        # replay, a guessed CallSid) the agent's leg learns nothing about anyone.
+        return catalog.render(language, Say("whisper_unknown", {"phone": "unknown"}))
     spoken: list[Spoken] = []
     call = CallRow(row)
     for line in whisper(state_of(call), DbWorld(session, catalog, config)):
         spoken.extend(catalog.render(language, line))
-    event(call, "whisper", {"text": " ".join(s.text for s in spoken)}, step="agent")
+    said = " ".join(unescape(s.text) for s in spoken)
+    event(call, "whisper", {"text": said}, step="agent")
     save(conn, call)
     return spoken
+
+
+def being_transferred(call: Row) -> bool:
+    """The line has dialled a person for this call and heard nothing back yet."""
+    return (
+        call.completed_at is None
+        and call.step == "agent"
+        and bool((call.flow or {}).get("transferred"))
+        and call.agent_result is None
+    )
 
 
 def finish_call(
@@ -898,3 +921,61 @@ def finish_call(
         event(call, "outcome", {"outcome": "abandoned", "at_step": call.step})
     call.step = "done"
     save(conn, call)
+
+
+# The Dial's answers that mean the person picked up and the caller was put through.
+PUT_THROUGH = {"completed", "answered"}
+
+_STALE_CALLS = (
+    select(CALLS.c.id)
+    .where(
+        CALLS.c.outcome == "in_progress",
+        CALLS.c.completed_at.is_(None),
+        CALLS.c.started_at < bindparam("cutoff"),
+        ~select(EVENTS.c.id)
+        .where(EVENTS.c.call_id == CALLS.c.id, EVENTS.c.at >= bindparam("cutoff"))
+        .exists(),
+    )
+    .order_by(CALLS.c.id)
+)
+_LAST_EVENT_AT = select(func.max(EVENTS.c.at)).where(EVENTS.c.call_id == bindparam("id"))
+
+
+def close_stale_calls(
+    session: Session, idle: dt.timedelta, now: dt.datetime | None = None
+) -> list[tuple[str, str]]:
+    """Close the calls still `in_progress` whose last event is older than
+    `idle`: their status callback never came (lost, or Twilio gave up), so
+    nothing else will ever end them. Each ends at its last event, `agent` if
+    the caller was put through to a person, else `abandoned` at the step it
+    was at. Returns (CallSid, outcome) of each; the caller commits."""
+    now = now or utcnow()
+    cutoff = now - idle
+    conn = session.connection()
+    closed: list[tuple[str, str]] = []
+    for call_id in conn.scalars(_STALE_CALLS, {"cutoff": cutoff}).all():
+        call = lock_call_by_id(conn, call_id)
+        # Read again under the lock: a webhook may have come in meanwhile.
+        if call is None or call.outcome != "in_progress" or call.completed_at is not None:
+            continue
+        last = conn.scalar(_LAST_EVENT_AT, {"id": call_id}) or call.started_at
+        if last >= cutoff:
+            continue
+        # Transferred, and no Dial answer saying nobody picked up.
+        dialled = (call.flow or {}).get("transferred")
+        if dialled and (call.agent_result is None or call.agent_result in PUT_THROUGH):
+            outcome, at_step = "agent", "agent"
+        else:
+            outcome, at_step = "abandoned", call.step
+        call.completed_at = now
+        call.ended_at = last
+        call.duration_seconds = max(0, int((last - call.started_at).total_seconds()))
+        call.outcome = outcome
+        call.outcome_step = at_step
+        event(call, "swept", {"idle_since": last.isoformat(), "idle_for": str(idle)})
+        event(call, "outcome", {"outcome": outcome, "at_step": at_step})
+        call.step = "done"
+        conn.execute(delete(REPLIES).where(REPLIES.c.call_sid == call.call_sid))
+        save(conn, call)
+        closed.append((call.call_sid, outcome))
+    return closed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 from pathlib import Path
@@ -118,6 +119,25 @@ def show_call_command(call_sid: str) -> None:
         click.echo(f"No call with CallSid {call_sid}.", err=True)
         sys.exit(1)
     click.echo(json.dumps(call_record(call), indent=2, ensure_ascii=False))
+
+
+def sweep_calls() -> list[tuple[str, str]]:
+    """Close the calls left in progress (STALE_CALL_MINUTES without a webhook)
+    and commit; `ivr sweep-calls` and the worker run it."""
+    from .calls import close_stale_calls
+
+    idle = dt.timedelta(minutes=float(current_app.config["STALE_CALL_MINUTES"]))
+    return db.transaction(lambda session: close_stale_calls(session, idle))
+
+
+@ivr_cli.command("sweep-calls")
+def sweep_calls_command() -> None:
+    """Close calls whose status callback never came: in progress with nothing
+    heard for STALE_CALL_MINUTES. Runs once (for cron)."""
+    closed = sweep_calls()
+    for call_sid, outcome in closed:
+        click.echo(f"{call_sid} {outcome}")
+    click.echo(f"Closed {len(closed)} call{'' if len(closed) == 1 else 's'} left in progress.")
 
 
 def _stdin_is_a_terminal() -> bool:

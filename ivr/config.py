@@ -60,6 +60,11 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         # Behind the reverse proxy (docs/operations.md): how many proxies set
         # X-Forwarded-For, so the client's address is the one limits count.
         "TRUSTED_PROXY_COUNT": int(env.get("TRUSTED_PROXY_COUNT") or 0),
+        # A call still in progress with nothing heard for this long lost its
+        # status callback: `ivr sweep-calls` (and the worker, every
+        # CALL_SWEEP_INTERVAL seconds) closes it as agent or abandoned.
+        "STALE_CALL_MINUTES": float(env.get("STALE_CALL_MINUTES") or 120),
+        "CALL_SWEEP_INTERVAL": float(env.get("CALL_SWEEP_INTERVAL") or 300),
         "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
         "LOG_LEVEL": env.get("LOG_LEVEL") or "INFO",
         # Twilio's webhooks are a few hundred bytes; larger bodies get 413.

@@ -32,8 +32,9 @@ LOCKS = VerifyLock.__table__
 
 LOCKOUTS = Counter(
     "ivr_verify_lockouts",
-    "Keys locked after too many failed verifications on the phone, by kind "
-    "(customer: wrong PINs; caller: wrong PINs or unknown account numbers from one number).",
+    "Keys locked after too many failed verifications, by kind (customer: wrong PINs; "
+    "caller: wrong PINs or unknown account numbers from one number; sign_in: failed console "
+    "sign-ins of one email from one address).",
     ["kind"],
     registry=_METRICS,
 )
@@ -61,6 +62,9 @@ class Policy:
 POLICIES = {
     "customer": Policy(threshold=5, base=dt.timedelta(minutes=15)),
     "caller": Policy(threshold=8, base=dt.timedelta(minutes=15)),
+    # Console sign-ins, by client address and email together (ivr/console/auth.py):
+    # someone guessing from elsewhere cannot lock a staff member out.
+    "sign_in": Policy(threshold=5, base=dt.timedelta(minutes=1), longest=dt.timedelta(minutes=15)),
 }
 
 Key = tuple[str, str]
@@ -159,6 +163,17 @@ def _aware(value: dt.datetime) -> dt.datetime:
 def _is_locked(row: Any, now: dt.datetime) -> bool:
     until = row["locked_until"]
     return until is not None and _aware(until) > now
+
+
+def locked_until(conn: Connection, key: Key, now: dt.datetime | None = None) -> dt.datetime | None:
+    """Until when the key is locked, or None."""
+    kind, value = key
+    until = conn.scalar(
+        select(LOCKS.c.locked_until).where(LOCKS.c.kind == kind, LOCKS.c.key == value)
+    )
+    if until is None or _aware(until) <= (now or utcnow()):
+        return None
+    return _aware(until)
 
 
 def locked_now(conn: Connection, now: dt.datetime | None = None) -> list[Any]:

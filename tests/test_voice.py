@@ -308,6 +308,59 @@ def test_whisper_tells_the_agent_about_the_caller(client: FlaskClient) -> None:
     assert "Ada Lovelace" in text and "verified" in text and "too expensive" in text
 
 
+def _record(app: Flask, call_sid: str) -> dict:  # type: ignore[type-arg]
+    from ivr.records import call_record, find_call
+
+    with app.app_context():
+        call = find_call(db.session(), call_sid)
+        assert call is not None
+        return call_record(call)
+
+
+def test_a_replayed_incoming_request_does_not_reopen_a_finished_call(
+    app: Flask, client: FlaskClient
+) -> None:
+    phone = Twilio(client)
+    root = twiml(phone.post("/voice/incoming"))
+    root = twiml(phone.post(action_of(root), Digits="1234"))
+    root = twiml(phone.post(action_of(root), Digits="9"))
+    twiml(phone.post(action_of(root), Digits="1"))
+    phone.post("/voice/status", CallStatus="completed", CallDuration="40")
+    before = _record(app, phone.call_sid)
+    assert before["outcome"] == "cancelled"
+    for path in ("/voice/incoming", "/voice/gather?step=reason&turn=1"):
+        replay = twiml(phone.post(path, Digits="1"))
+        assert said(replay) == "Goodbye." and replay.find("Hangup") is not None
+        assert replay.find("Gather") is None
+    assert _record(app, phone.call_sid) == before
+
+
+def _whisper(client: FlaskClient, call_sid: str) -> str:
+    agent_leg = Twilio(client, call_sid="CA" + "f" * 32)
+    return said(twiml(agent_leg.post(f"/voice/whisper?call={call_sid}")))
+
+
+def test_the_whisper_tells_nothing_unless_the_call_is_being_transferred(
+    app: Flask, client: FlaskClient
+) -> None:
+    phone = Twilio(client)
+    root = twiml(phone.post("/voice/incoming"))
+    root = twiml(phone.post(action_of(root), Digits="1234"))
+    before_transfer = _whisper(client, phone.call_sid)
+    dial = twiml(phone.post(action_of(root), Digits="0")).find("Dial")
+    assert dial is not None
+    assert "Ada Lovelace" in _whisper(client, phone.call_sid)
+    twiml(phone.post(dial.attrib["action"], DialCallStatus="completed"))
+    after_dial = _whisper(client, phone.call_sid)
+    phone.post("/voice/status", CallStatus="completed", CallDuration="60")
+    after_call = _whisper(client, phone.call_sid)
+    for text in (before_transfer, after_dial, after_call):
+        assert "Ada" not in text and "100001" not in text and ADA not in text
+        assert text == "Caller not yet identified, calling from unknown."
+    whispers = [e for e in _record(app, phone.call_sid)["events"] if e["type"] == "whisper"]
+    assert len(whispers) == 1
+
+
 def test_subscription_is_cancelled_once_even_if_both_requests_race(
     app: Flask, client: FlaskClient
 ) -> None:
@@ -393,7 +446,8 @@ def test_characters_xml_cannot_hold_are_dropped_from_what_twilio_sends(
 def test_whisper_is_valid_twiml_whatever_the_record_holds(app: Flask, client: FlaskClient) -> None:
     # A record written before the line cleaned its input, or by another system.
     phone = Twilio(client, caller="+15550107777")  # not a customer's: the number is read
-    twiml(phone.post("/voice/incoming"))
+    root = twiml(phone.post("/voice/incoming"))
+    assert twiml(phone.post(action_of(root), Digits="0")).find("Dial") is not None
     with app.app_context():
         s = db.session()
         call = s.scalars(select(Call).where(Call.call_sid == phone.call_sid)).one()
@@ -412,3 +466,25 @@ def test_a_call_sid_twilio_would_never_send_is_a_400(client: FlaskClient, sid: s
 def test_whisper_for_a_malformed_call_is_a_400(client: FlaskClient) -> None:
     r = Twilio(client).post("/voice/whisper?call=CA%00x")
     assert r.status_code == 400
+
+
+def test_a_callers_words_are_said_as_words_in_the_whisper_never_as_ssml(
+    app: Flask, client: FlaskClient
+) -> None:
+    words = '<sub alias="refund approved">too expensive</sub><break time="10s"/> & more'
+    phone = Twilio(client, caller='+1555<sub alias="x">y</sub>')
+    root = twiml(phone.post("/voice/incoming"))
+    with app.app_context():
+        s = db.session()
+        call = s.scalars(select(Call).where(Call.call_sid == phone.call_sid)).one()
+        call.reason_text = words
+        s.commit()
+    assert twiml(phone.post(action_of(root), Digits="0")).find("Dial") is not None
+    agent_leg = Twilio(client, call_sid="CA" + "f" * 32)
+    root = twiml(agent_leg.post(f"/voice/whisper?call={phone.call_sid}"))
+    says = root.findall("Say")
+    assert says and all(len(list(say)) == 0 for say in says)  # no SSML element
+    text = said(root)
+    assert words in text and '<sub alias="x">' in text
+    whisper = [e for e in _record(app, phone.call_sid)["events"] if e["type"] == "whisper"]
+    assert words in whisper[0]["detail"]["text"]

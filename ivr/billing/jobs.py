@@ -211,6 +211,9 @@ def run_worker(flask_app: Flask, concurrency: int) -> None:
     async def main() -> None:
         async with app.open_async():
             sweeper = asyncio.create_task(_sweep_stalled(app, stalled_after))
+            calls_sweeper = asyncio.create_task(
+                sweep_calls_periodically(flask_app, float(config["CALL_SWEEP_INTERVAL"]))
+            )
             try:
                 await app.run_worker_async(
                     queues=QUEUES,
@@ -221,6 +224,7 @@ def run_worker(flask_app: Flask, concurrency: int) -> None:
                 )
             finally:
                 sweeper.cancel()
+                calls_sweeper.cancel()
 
     asyncio.run(main())
 
@@ -243,3 +247,24 @@ async def _sweep_stalled(app: procrastinate.App, stalled_after: float) -> None:
                 await app.job_manager.retry_job(job)
         except procrastinate.exceptions.ConnectorException as exc:
             log.warning("stalled-job sweep failed: %s", exc)
+
+
+async def sweep_calls_periodically(flask_app: Flask, interval: float) -> None:
+    """Every `interval` seconds: close the calls whose status callback never
+    came (`ivr sweep-calls`). Every worker may run it: each call is read
+    under its row lock and closed once."""
+    from ..cli import sweep_calls
+
+    def once() -> list[tuple[str, str]]:
+        with flask_app.app_context():
+            return sweep_calls()
+
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            closed = await asyncio.to_thread(once)
+        except Exception:
+            log.exception("sweep of calls left in progress failed")
+            continue
+        if closed:
+            log.info("closed %d call(s) left in progress", len(closed))

@@ -23,15 +23,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from .. import db
+from .. import db, lockout
 from ..models import AuditLog, User, utcnow
 from . import bp, limiter
 
 ROLES = ("admin", "ops", "support")
-
-# Failures allowed before each further one locks the account for a while.
-FREE_FAILURES = 5
-MAX_LOCK = dt.timedelta(minutes=15)
 
 _hasher = PasswordHasher()
 # Verified when the email is unknown, so a wrong email costs the same time as
@@ -77,38 +73,38 @@ def create_user(s: Session, email: str, role: str, password: str) -> User:
 @dataclass(frozen=True)
 class SignIn:
     user: User | None
-    # When the account is locked, until when: the page says so instead of
-    # making the worker sleep.
+    # When this address may try this email again: the page says so instead
+    # of making the worker sleep.
     locked_until: dt.datetime | None = None
 
 
-def lock_delay(failed_logins: int) -> dt.timedelta:
-    """How long an account stays locked after this many failures in a row."""
-    if failed_logins < FREE_FAILURES:
-        return dt.timedelta(0)
-    # The exponent is capped so a long run of failures cannot overflow timedelta.
-    seconds = 2 ** min(failed_logins - FREE_FAILURES, 30)
-    return min(dt.timedelta(seconds=seconds), MAX_LOCK)
+def sign_in_key(address: str | None, email: str) -> tuple[str, str]:
+    """Failures are counted per client address and email together, whether
+    or not the email has an account: the answers never tell them apart, and
+    guessing from one address cannot lock the account for everyone else."""
+    return ("sign_in", f"{(address or '?')[:45]} {normalize_email(email)}"[:64])
 
 
 def attempt_sign_in(
-    s: Session, email: str, password: str, now: dt.datetime | None = None
+    s: Session, email: str, password: str, address: str | None, now: dt.datetime | None = None
 ) -> SignIn:
-    """Check a password, counting failures; the caller commits either way."""
-    now = now or utcnow()
+    """Check a password, counting failures; the caller commits either way.
+
+    Known and unknown emails take the same path: one password hash checked
+    (a dummy one for nobody), one failure counted, the same lock."""
+    key = sign_in_key(address, email)
+    guard = lockout.Guard(s.connection(), [key], now)
+    if guard.locked():
+        return SignIn(None, locked_until=lockout.locked_until(guard.conn, key, guard.now))
     user = s.scalars(select(User).where(User.email == normalize_email(email))).first()
-    if user is None or not user.active:
-        _password_matches(_DUMMY_HASH, password)
-        return SignIn(None)
-    if user.locked_until is not None and user.locked_until > now:
-        return SignIn(None, locked_until=user.locked_until)
-    if not _password_matches(user.password_hash, password):
-        user.failed_logins += 1
-        delay = lock_delay(user.failed_logins)
-        user.locked_until = now + delay if delay else None
-        return SignIn(None, locked_until=user.locked_until)
-    user.failed_logins = 0
-    user.locked_until = None
+    if user is not None and not user.active:
+        user = None
+    if user is None or not _password_matches(user.password_hash, password):
+        if user is None:
+            _password_matches(_DUMMY_HASH, password)
+        guard.failed()
+        return SignIn(None, locked_until=lockout.locked_until(guard.conn, key, guard.now))
+    guard.succeeded("sign_in")
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     return SignIn(user)
@@ -121,11 +117,18 @@ def current_user() -> User | None:
         user_id = session.get("user_id")
         if user_id is not None:
             user = db.session().get(User, user_id)
-            # Deactivating a user ends their sessions at their next click.
-            if user is not None and not user.active:
+            # Sign-out and deactivation raise the version, so a session (or a
+            # copy of its cookie) from before ends at its next click.
+            version = session.get("session_version")
+            if user is not None and (not user.active or user.session_version != version):
                 user = None
         g.console_user = user
     return g.console_user  # type: ignore[no-any-return]
+
+
+def end_sessions(user: User) -> None:
+    """End every session of the user, on every machine (the caller commits)."""
+    user.session_version += 1
 
 
 def has_role(user: User | None, *roles: str) -> bool:
@@ -165,6 +168,15 @@ def csrf_token() -> str:
     if not token:
         token = session["csrf_token"] = secrets.token_urlsafe(32)
     return str(token)
+
+
+@bp.before_request
+def refuse_nul() -> None:
+    """No form or query value holds a NUL: PostgreSQL cannot store or even
+    compare one, and no person types it. Refused before anything reads it."""
+    values = [*request.args.values(), *request.form.values()]
+    if any("\x00" in v for v in values) or "\x00" in request.path:
+        abort(400, description="The request holds a character no form sends (NUL).")
 
 
 @bp.before_request
@@ -211,7 +223,8 @@ def _login_limit() -> str:
 def login_post() -> tuple[str, int] | Response:
     s = db.session()
     email = request.form.get("email", "")
-    result = attempt_sign_in(s, email, request.form.get("password", ""))
+    db.begin_for_write(s)
+    result = attempt_sign_in(s, email, request.form.get("password", ""), request.remote_addr)
     s.commit()
     if result.user is None:
         if result.locked_until is not None:
@@ -226,11 +239,12 @@ def login_post() -> tuple[str, int] | Response:
             "console/login.html", error=message, email=email, next=request.form.get("next", "")
         )
         return page, 429 if result.locked_until is not None else 401
-    token = session.get("csrf_token")
-    # A fresh session at sign-in: nothing from before carries over but the form token.
+    # A fresh session at sign-in: nothing from before carries over, not even
+    # the form token (one planted before sign-in must not be good after it).
     session.clear()
     session["user_id"] = result.user.id
-    session["csrf_token"] = token or secrets.token_urlsafe(32)
+    session["session_version"] = result.user.session_version
+    session["csrf_token"] = secrets.token_urlsafe(32)
     g.pop("console_user", None)
     audit("sign_in", {"email": result.user.email})
     s.commit()
@@ -239,7 +253,9 @@ def login_post() -> tuple[str, int] | Response:
 
 @bp.post("/logout")
 def logout() -> Response:
-    if current_user() is not None:
+    user = current_user()
+    if user is not None:
+        end_sessions(user)
         audit("sign_out")
         db.session().commit()
     session.clear()

@@ -117,14 +117,19 @@ CSV_HEADER = (
 )
 
 
-def _spreadsheet_safe(text: str | None) -> str:
-    """The caller's words go into a spreadsheet: never let them start a formula."""
-    if text and text[0] in "=+-@\t\r":
-        return "'" + text
-    return text or ""
+def _spreadsheet_safe(value: Any) -> Any:
+    """Cells go into a spreadsheet, and callers choose some of them (their
+    words, and a forged From): no text cell may start a formula."""
+    if isinstance(value, str) and value and value[0] in "=+-@\t\r":
+        return "'" + value
+    return value
 
 
 def _csv_row(row: Any) -> tuple[Any, ...]:
+    return tuple(_spreadsheet_safe(cell) for cell in _csv_cells(row))
+
+
+def _csv_cells(row: Any) -> tuple[Any, ...]:
     return (
         row.call_sid,
         row.started_at.isoformat(),
@@ -135,7 +140,7 @@ def _csv_row(row: Any) -> tuple[Any, ...]:
         row.outcome,
         row.outcome_step or "",
         row.reason_code or "",
-        _spreadsheet_safe(row.reason_text),
+        row.reason_text or "",
         row.offer_code or "",
         "" if row.offer_accepted is None else ("yes" if row.offer_accepted else "no"),
         row.confirmation or "",

@@ -9,7 +9,7 @@ from werkzeug.wrappers import Response
 from .. import db
 from ..models import User
 from . import bp
-from .auth import ROLES, audit, create_user, current_user, role_required
+from .auth import ROLES, audit, create_user, current_user, end_sessions, role_required
 
 
 @bp.get("/users")
@@ -40,7 +40,7 @@ def users_create() -> Response:
 @bp.post("/users/<int:user_id>")
 @role_required("admin")
 def users_update(user_id: int) -> Response:
-    """Change a role, turn access off or on, or lift a sign-in lock."""
+    """Change a role, or turn access off or on. (Sign-in locks are on the Locks page.)"""
     s = db.session()
     user = s.get(User, user_id)
     if user is None:
@@ -58,11 +58,9 @@ def users_update(user_id: int) -> Response:
             flash("You cannot turn off your own access.", "error")
             return redirect(url_for("console.users"))
         user.active = action == "activate"
+        if not user.active:
+            end_sessions(user)
         audit(f"{action}_user", {"email": user.email})
-    elif action == "unlock":
-        user.failed_logins = 0
-        user.locked_until = None
-        audit("unlock_user", {"email": user.email})
     else:
         abort(400, description="unknown change")
     s.commit()

@@ -19,6 +19,7 @@ from typing import Any
 from ..billing import add_months
 from ..language.understanding import CALL_STEPS, CONFIDENT, UNSURE
 from ..models import REASON_CODES
+from ..ssml import literal
 from .types import (
     Answer,
     ApplyOffer,
@@ -1237,10 +1238,15 @@ def whisper(state: CallState, world: World) -> list[Say]:
         verified = Say("whisper_verified" if state.verified else "whisper_not_verified")
         who = Say(
             "whisper_customer",
-            {"name": customer.name, "account": customer.account_number, "verified": verified},
+            {
+                "name": literal(customer.name),
+                "account": literal(customer.account_number),
+                "verified": verified,
+            },
         )
     else:
-        who = Say("whisper_unknown", {"phone": state.caller or ""})
+        # What a caller (or a forged From) said is spoken as words, never as SSML.
+        who = Say("whisper_unknown", {"phone": literal(state.caller or "")})
     subs = _subscriptions(state, world)
     subscription = (
         Say("whisper_subscription", {"plan": _plans(subs, state, world)}) if subs else Say(text="")
@@ -1250,7 +1256,7 @@ def whisper(state: CallState, world: World) -> list[Say]:
             "whisper_reason",
             {
                 "reason": Say(f"label:reasons.{state.reason_code or 'other'}"),
-                "words": state.reason_text or "none",
+                "words": literal(state.reason_text) if state.reason_text else "none",
             },
         )
     else:

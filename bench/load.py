@@ -2,6 +2,7 @@
 
     python bench/load.py                     # the full run (about 5 minutes)
     python bench/load.py --quick             # a smoke run (about a minute)
+    python bench/load.py --billing http      # the same, with BILLING_BACKEND=http
 
 It creates a PostgreSQL database of its own (on the server --postgres names),
 migrates it, seeds the demo data and one synthetic customer per call (each
@@ -22,6 +23,16 @@ Two load shapes, for both servers:
 Latency is measured twice: by the client (what Twilio would wait, queueing
 included) and by gunicorn (its access log: from request read to response
 written). The database is dropped at the end.
+
+With --billing http the line runs with BILLING_BACKEND=http against the
+reference billing service (ivr/billing/reference_server.py, a process of its
+own with its own SQLite file), which holds the same synthetic customers
+(account numbers, phone numbers, one active subscription each); the line's
+database keeps only their PINs, keyed by account number, as `ivr
+import-pins` leaves them. Every call looks its caller up in billing during
+the first webhook, and one job worker (`flask --app wsgi ivr worker`) applies
+the cancellations while the calls go on. At the end every cancelled call
+must have its change applied in billing or still queued (a job waiting).
 """
 
 from __future__ import annotations
@@ -105,9 +116,11 @@ def flask_command(database_url: str, *args: str) -> None:
     )
 
 
-def add_customers(database_url: str, count: int) -> None:
+def add_customers(database_url: str, count: int, subscriptions: bool = True) -> None:
     """One customer per call, each with one active subscription and PIN 1234:
-    a subscription can be cancelled only once."""
+    a subscription can be cancelled only once. Without `subscriptions`, the
+    customers' PINs only, by account number (BILLING_BACKEND=http: billing
+    has the rest, and the line mirrors it at the call's look-up)."""
     import datetime as dt
     from decimal import Decimal
 
@@ -126,33 +139,38 @@ def add_customers(database_url: str, count: int) -> None:
             insert(Customer).returning(Customer.id, sort_by_parameter_order=True),
             [
                 {
-                    "name": f"Bench Caller {i}",
-                    "phone": phone(i),
-                    "account_number": f"9{i:07d}",
+                    "name": f"Bench Caller {i}" if subscriptions else "",
+                    "phone": phone(i) if subscriptions else None,
+                    "account_number": account(i),
                     "pin_hash": pin_hash,
                     "language": "en-US",
                 }
                 for i in range(count)
             ],
         ).all()
-        conn.execute(
-            insert(Subscription),
-            [
-                {
-                    "customer_id": customer_id,
-                    "plan": "Premium",
-                    "price": Decimal("29.99"),
-                    "status": "active",
-                    "current_period_end": period_end,
-                }
-                for customer_id in ids
-            ],
-        )
+        if subscriptions:
+            conn.execute(
+                insert(Subscription),
+                [
+                    {
+                        "customer_id": customer_id,
+                        "plan": "Premium",
+                        "price": Decimal("29.99"),
+                        "status": "active",
+                        "current_period_end": period_end,
+                    }
+                    for customer_id in ids
+                ],
+            )
     engine.dispose()
 
 
 def phone(i: int) -> str:
     return f"+{FIRST_PHONE + i}"
+
+
+def account(i: int) -> str:
+    return f"9{i:07d}"
 
 
 def outcomes(database_url: str, call_sids: list[str]) -> Counter[str]:
@@ -226,6 +244,230 @@ def wait_healthy(server: Server, timeout: float = 30) -> None:
             pass
         time.sleep(0.2)
     raise SystemExit(f"{server.name}: /healthz did not answer within {timeout:g} s")
+
+
+# --- BILLING_BACKEND=http: the billing service and the worker ---------------------
+
+
+@dataclass
+class BillingService:
+    url: str
+    secret: str
+    db_path: Path
+    process: subprocess.Popen[bytes]
+
+
+def billing_customers(count: int) -> Iterator[Any]:
+    """The synthetic customers as billing has them: the same account and
+    phone numbers as the line's, one active subscription each."""
+    for i in range(count):
+        yield (
+            account(i),
+            f"Bench Caller {i}",
+            phone(i),
+            "en-US",
+            [(f"sub_{account(i)}", "Premium", "29.99", "active")],
+        )
+
+
+@contextmanager
+def billing_service(count: int, logs: Path) -> Iterator[BillingService]:
+    """The reference billing service on a free port, its SQLite file in a
+    temporary folder, seeded with the demo and `count` synthetic customers."""
+    from ivr.billing import BillingUnavailable
+    from ivr.billing.http import HttpBilling
+    from ivr.billing.reference_server import add_customers as add_billing_customers
+    from ivr.billing.reference_server import seed_demo
+
+    with tempfile.TemporaryDirectory(prefix="ivr-bench-billing-") as folder:
+        db_path = Path(folder) / "billing.sqlite3"
+        seed_demo(str(db_path))
+        add_billing_customers(str(db_path), billing_customers(count))
+        secret = secrets.token_hex(16)
+        port = free_port()
+        with (logs / "billing.log").open("wb") as out:
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "ivr.billing.reference_server",
+                    "--port",
+                    str(port),
+                    "--db",
+                    str(db_path),
+                    "--secret",
+                    secret,
+                ],
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        service = BillingService(f"http://127.0.0.1:{port}", secret, db_path, process)
+        try:
+            # Ready when a signed look-up finds the last synthetic customer.
+            client = HttpBilling(service.url, secret, 2)
+            deadline = time.monotonic() + 30
+            while True:
+                if process.poll() is not None:
+                    raise SystemExit("the billing service exited; see billing.log")
+                try:
+                    if client.customer(account(count - 1)) is not None:
+                        break
+                    raise SystemExit("the billing service does not have the customers")
+                except BillingUnavailable as exc:
+                    if time.monotonic() > deadline:
+                        raise SystemExit(f"the billing service did not answer: {exc}") from exc
+                    time.sleep(0.2)
+            yield service
+        finally:
+            stop(process)
+
+
+@contextmanager
+def job_worker(env: dict[str, str], logs: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """One `flask --app wsgi ivr worker`, as operations start it."""
+    with (logs / "worker.log").open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "wsgi", "ivr", "worker"],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        time.sleep(1)
+        if process.poll() is not None:
+            raise SystemExit("the job worker exited; see worker.log")
+        yield process
+    finally:
+        stop(process)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def billing_changes(database_url: str, call_sids: list[str]) -> dict[str, int]:
+    """The calls' cancellations by where they stand in the line's database;
+    `lost`: a cancelled call without its change; `unqueued`: a change not yet
+    applied without a job waiting to apply it; `unreachable`: calls where the
+    look-up in billing failed."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.connect() as conn:
+        counts: dict[str, int] = {
+            state: n
+            for state, n in conn.execute(
+                text(
+                    "SELECT b.state, count(*) FROM billing_changes b JOIN calls c"
+                    " ON c.id = b.call_id WHERE c.call_sid = ANY(:sids) AND b.kind = 'cancel'"
+                    " GROUP BY 1"
+                ),
+                {"sids": call_sids},
+            )
+        }
+        counts["lost"] = conn.scalar(
+            text(
+                "SELECT count(*) FROM calls c WHERE c.call_sid = ANY(:sids)"
+                " AND c.outcome = 'cancelled' AND NOT EXISTS (SELECT 1 FROM billing_changes b"
+                " WHERE b.call_id = c.id AND b.kind = 'cancel')"
+            ),
+            {"sids": call_sids},
+        )
+        counts["unqueued"] = conn.scalar(
+            text(
+                "SELECT count(*) FROM billing_changes b JOIN calls c ON c.id = b.call_id"
+                " WHERE c.call_sid = ANY(:sids) AND b.state NOT IN ('applied', 'failed')"
+                " AND NOT EXISTS (SELECT 1 FROM procrastinate_jobs j"
+                " WHERE j.args->>'change_id' = b.id::text AND j.status IN ('todo', 'doing'))"
+            ),
+            {"sids": call_sids},
+        )
+        # All calls' applied cancellations, those that ended in an error included.
+        counts["applied_all"] = conn.scalar(
+            text("SELECT count(*) FROM billing_changes WHERE kind = 'cancel' AND state = 'applied'")
+        )
+        counts["unreachable"] = conn.scalar(
+            text(
+                "SELECT count(DISTINCT c.id) FROM call_events e JOIN calls c ON c.id = e.call_id"
+                " WHERE c.call_sid = ANY(:sids) AND e.type = 'billing_unreachable'"
+            ),
+            {"sids": call_sids},
+        )
+    engine.dispose()
+    return counts
+
+
+def cancelled_in_billing(service: BillingService) -> tuple[int, int]:
+    """Of the synthetic subscriptions: how many billing has cancelled, and how
+    many cancellations it applied (more than the first would be a double)."""
+    import sqlite3
+
+    conn = sqlite3.connect(service.db_path, timeout=10)
+    try:
+        cancelled = conn.execute(
+            "SELECT count(*) FROM subscriptions WHERE status = 'cancelled' AND account LIKE '9%'"
+        ).fetchone()[0]
+        applied = conn.execute(
+            "SELECT count(*) FROM applied WHERE kind = 'cancel' AND subscription LIKE 'sub_9%'"
+        ).fetchone()[0]
+    finally:
+        conn.close()
+    return int(cancelled), int(applied)
+
+
+def billing_report(
+    database_url: str, service: BillingService, call_sids: list[str], drain: float
+) -> list[str]:
+    """Print where the calls' cancellations stand, at the end of the calls and
+    after giving the worker up to `drain` seconds more; the problems found."""
+    at_end = billing_changes(database_url, call_sids)
+    print(f"\nbilling changes of the line's {len(call_sids)} completed calls:")
+    print(f"  when the last call ended: {describe(at_end)}")
+    deadline = time.monotonic() + drain
+    counts, waited = at_end, 0.0
+    started = time.monotonic()
+    while counts.get("pending", 0) + counts.get("retrying", 0) and time.monotonic() < deadline:
+        time.sleep(1)
+        counts = billing_changes(database_url, call_sids)
+        waited = time.monotonic() - started
+    if counts is not at_end:
+        print(f"  after {waited:.0f} s more for the worker: {describe(counts)}")
+    cancelled, applied = cancelled_in_billing(service)
+    print(
+        f"  in billing: {cancelled} synthetic subscriptions cancelled, "
+        f"{applied} cancellations applied"
+    )
+    problems = []
+    if counts["lost"]:
+        problems.append(f"{counts['lost']} cancelled calls without their billing change")
+    if counts["unqueued"]:
+        problems.append(f"{counts['unqueued']} changes neither applied nor queued")
+    if counts.get("failed"):
+        problems.append(f"{counts['failed']} changes refused by billing")
+    if counts["unreachable"]:
+        problems.append(f"{counts['unreachable']} calls could not reach billing for the look-up")
+    if counts["applied_all"] != applied:
+        problems.append(
+            f"{counts['applied_all']} changes applied by the line, {applied} in billing"
+        )
+    if applied != cancelled:
+        problems.append(f"{applied} cancellations applied in billing for {cancelled} cancelled")
+    return problems
+
+
+def describe(counts: dict[str, int]) -> str:
+    states = ("applied", "pending", "retrying", "failed")
+    shown = [f"{counts.get(state, 0)} {state}" for state in states]
+    shown += [f"{counts[k]} {k}" for k in ("lost", "unqueued", "unreachable") if counts.get(k)]
+    return ", ".join(shown)
 
 
 def server_latencies(server: Server, start: int, window: tuple[float, float]) -> list[float]:
@@ -460,6 +702,7 @@ def run_phase(
     think: float,
     processes: int,
     database: str = "",
+    also_watch: Mapping[str, list[int]] | None = None,
 ) -> tuple[PhaseResult, list[str]]:
     """Place the calls from `processes` client processes (one Python process
     cannot drive hundreds of callers without its own lock skewing the figures)."""
@@ -482,7 +725,11 @@ def run_phase(
     log_start = server.access_log_size()
     with multiprocessing.get_context("spawn").Pool(processes) as pool:
         # The backends are the pool's, opened at the warm-up and kept.
-        watched = {"server": server_pids(server), "postgres": database_pids(database)}
+        watched = {
+            "server": server_pids(server),
+            "postgres": database_pids(database),
+            **(also_watch or {}),
+        }
         cpu_before = {name: process_cpu(pids) for name, pids in watched.items()}
         results = pool.map(run_clients, jobs)
         cpu = {name: process_cpu(pids) - cpu_before[name] for name, pids in watched.items()}
@@ -544,11 +791,18 @@ def row(r: PhaseResult, ceiling: PhaseResult | None, round_: int = 1) -> dict[st
         **{f"server_p{p}_ms": round(percentile(r.server_ms, p), 1) for p in (50, 95, 99)},
         "share_of_ceiling": round(share, 2) if share is not None else None,
         **{f"cpu_ms_{part}": r.cpu_ms_per_webhook(part) for part in CPU_PARTS},
+        **{
+            f"cpu_ms_{part}": r.cpu_ms_per_webhook(part)
+            for part in HTTP_BILLING_PARTS
+            if part in r.cpu_seconds
+        },
     }
 
 
 # CPU per webhook, by whom: the app server, the database, the load generator.
 CPU_PARTS = ("server", "postgres", "client")
+# With --billing http, besides: the billing service and the job worker.
+HTTP_BILLING_PARTS = ("billing", "worker")
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
@@ -621,6 +875,20 @@ def main(argv: list[str] | None = None) -> int:
         help="max load: rounds, line and bare in turn; the share of the ceiling is their median",
     )
     parser.add_argument("--only", choices=["max", "paced"], help="run one load shape only")
+    parser.add_argument(
+        "--billing",
+        choices=["embedded", "http"],
+        default="embedded",
+        help="the line's BILLING_BACKEND: embedded (its own tables), or http against the "
+        "reference billing service with one job worker (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--drain",
+        type=float,
+        default=120,
+        help="--billing http: at most this many seconds after the calls for the worker to "
+        "apply the changes still queued (default: %(default)s)",
+    )
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     parser.add_argument("--keep-db", action="store_true", help="do not drop the database")
@@ -646,14 +914,25 @@ def main(argv: list[str] | None = None) -> int:
         f"({settings['worker_class']}), {os.cpu_count()} CPUs; client: "
         f"{args.client_processes} processes"
     )
+    print(
+        "billing: embedded (the line's own tables, changed in the webhook's transaction)"
+        if args.billing == "embedded"
+        else "billing: http (BILLING_BACKEND=http: the reference billing service, "
+        "ivr/billing/reference_server.py, with its own SQLite file; look-ups during the call, "
+        f"deadline BILLING_HTTP_TIMEOUT={os.environ.get('BILLING_HTTP_TIMEOUT', '2')} s; "
+        "one job worker applies the cancellations)"
+    )
 
     rows: list[dict[str, Any]] = []
+    billing_problems: list[str] = []
     try:
         with bench_database(args.postgres, args.keep_db) as database_url:
             t = time.monotonic()
             flask_command(database_url, "init-db")
             flask_command(database_url, "seed-demo")
-            add_customers(database_url, needed)
+            http = args.billing == "http"
+            # With http billing the line keeps the PINs; billing has the rest.
+            add_customers(database_url, needed, subscriptions=not http)
             print(f"database ready: {needed} synthetic customers ({time.monotonic() - t:.1f} s)")
             env = {
                 "DATABASE_URL": database_url,
@@ -667,7 +946,25 @@ def main(argv: list[str] | None = None) -> int:
 
             database = make_url(database_url).database or ""
             results: dict[tuple[str, str], list[PhaseResult]] = {}
+            line_sids: list[str] = []
             with ExitStack() as running:
+                also_watch: dict[str, list[int]] = {}
+                if http:
+                    t = time.monotonic()
+                    service = running.enter_context(billing_service(needed, logs))
+                    print(
+                        f"billing service ready: {needed} synthetic customers "
+                        f"({time.monotonic() - t:.1f} s)"
+                    )
+                    env.update(
+                        {
+                            "BILLING_BACKEND": "http",
+                            "BILLING_HTTP_URL": service.url,
+                            "BILLING_HTTP_SECRET": service.secret,
+                        }
+                    )
+                    worker = running.enter_context(job_worker(env, logs))
+                    also_watch = {"billing": [service.process.pid], "worker": [worker.pid]}
                 # Both servers run throughout; each is measured in turn, so a
                 # machine that slows down or speeds up affects both alike.
                 servers = {
@@ -675,8 +972,10 @@ def main(argv: list[str] | None = None) -> int:
                     for name, app in (("line", "wsgi:app"), ("bare", "bench.bare_app:app"))
                 }
                 # Warm-up: every worker imports, connects and loads its prompts.
-                for server in servers.values():
-                    run_phase(server, "warmup", auth_token, 0, args.warmup, 20, 60, 0, 1)
+                for name, server in servers.items():
+                    _, sids = run_phase(server, "warmup", auth_token, 0, args.warmup, 20, 60, 0, 1)
+                    if name == "line":
+                        line_sids += sids
                 customer = args.warmup
                 for shape in shapes:
                     calls, callers, duration, pause = (
@@ -697,15 +996,19 @@ def main(argv: list[str] | None = None) -> int:
                                 pause,
                                 args.client_processes,
                                 database,
+                                also_watch if name == "line" else None,
                             )
                             if name == "line":
                                 verify_outcomes(database_url, sids, phase)
+                                line_sids += sids
                             results.setdefault((name, shape), []).append(phase)
                             print(
                                 f"  {name} {shape} {round_}: {phase.completed} calls, "
                                 f"{len(phase.errors)} errors, {phase.calls_seconds:.1f} s"
                             )
                         customer += calls
+                if http:
+                    billing_problems = billing_report(database_url, service, line_sids, args.drain)
             for shape in shapes:
                 for i, (line, bare) in enumerate(
                     zip(results[("line", shape)], results[("bare", shape)], strict=True)
@@ -729,6 +1032,19 @@ def main(argv: list[str] | None = None) -> int:
         "cpu columns: ms of CPU per webhook, by the app server (gunicorn), PostgreSQL's "
         "backends and the load generator"
     )
+    if args.billing == "http":
+        print(
+            "billing: http. The line's cpu pg includes the job worker's backends; "
+            "besides, ms of CPU per webhook of the billing service and the worker:"
+        )
+        for r in rows:
+            if "cpu_ms_billing" in r:
+                print(
+                    f"  line {r['shape']} {r['round']}: billing service {r['cpu_ms_billing']}, "
+                    f"worker {r['cpu_ms_worker']}"
+                )
+        for problem in billing_problems:
+            print(f"error (billing): {problem}")
     if "paced" in shapes:
         print(
             f"\n(paced load: {args.seats} concurrent calls, callers think {think:.1f} s on "
@@ -740,9 +1056,17 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"error ({name} {shape}): {error}")
     if args.json:
         Path(args.json).write_text(
-            json.dumps({"settings": settings, "rows": rows, "shares": shares}, indent=2)
+            json.dumps(
+                {
+                    "settings": {**settings, "billing": args.billing},
+                    "rows": rows,
+                    "shares": shares,
+                    "billing_problems": billing_problems,
+                },
+                indent=2,
+            )
         )
-    return 1 if any(r["errors"] for r in rows) else 0
+    return 1 if any(r["errors"] for r in rows) or billing_problems else 0
 
 
 def verify_outcomes(database_url: str, call_sids: list[str], phase: PhaseResult) -> None:

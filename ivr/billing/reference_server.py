@@ -21,7 +21,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
@@ -48,22 +48,46 @@ CREATE TABLE IF NOT EXISTS applied (
 CREATE TABLE IF NOT EXISTS received (
     n INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT, path TEXT, idempotency_key TEXT,
     status INTEGER);
+-- A call's look-up is by phone number; a customer's subscriptions by account.
+CREATE INDEX IF NOT EXISTS customers_by_phone ON customers (phone);
+CREATE INDEX IF NOT EXISTS subscriptions_by_account ON subscriptions (account);
 """
 
-DEMO = [
-    ("100001", "Ada Lovelace", "+15550100001", "en-US", [("sub_100001_1", "Premium", "29.99")]),
+# (account, name, phone, language, [(subscription id, plan, price, status), ...])
+SeedCustomer = tuple[str, str, str | None, str, list[tuple[str, str, str, str]]]
+
+DEMO: list[SeedCustomer] = [
+    (
+        "100001",
+        "Ada Lovelace",
+        "+15550100001",
+        "en-US",
+        [("sub_100001_1", "Premium", "29.99", "active")],
+    ),
     (
         "100002",
         "Grace Hopper",
         "+15550100002",
         "en-US",
         [
-            ("sub_100002_1", "Streaming Basic", "9.99"),
-            ("sub_100002_2", "Cloud Storage 1 TB", "4.99"),
+            ("sub_100002_1", "Streaming Basic", "9.99", "active"),
+            ("sub_100002_2", "Cloud Storage 1 TB", "4.99", "active"),
         ],
     ),
-    ("100003", "Alan Turing", "+15550100003", "en-US", [("sub_100003_1", "Premium", "29.99")]),
-    ("100004", "Juana Ramirez", "+15550100004", "es-US", [("sub_100004_1", "Premium", "29.99")]),
+    (
+        "100003",
+        "Alan Turing",
+        "+15550100003",
+        "en-US",
+        [("sub_100003_1", "Premium", "29.99", "cancelled")],
+    ),
+    (
+        "100004",
+        "Juana Ramirez",
+        "+15550100004",
+        "es-US",
+        [("sub_100004_1", "Premium", "29.99", "active")],
+    ),
 ]
 
 
@@ -156,8 +180,7 @@ def create_app(db_path: str, secret: str, admin: bool = False) -> Flask:
         if request.method == "POST" and request.path.startswith("/subscriptions/"):
             with _connected(db_path) as conn:
                 conn.execute(
-                    "INSERT INTO received (at, path, idempotency_key, status)"
-                    " VALUES (?, ?, ?, ?)",
+                    "INSERT INTO received (at, path, idempotency_key, status) VALUES (?, ?, ?, ?)",
                     (
                         _now(),
                         request.path,
@@ -301,22 +324,38 @@ def _customer(conn: sqlite3.Connection, row: sqlite3.Row) -> dict[str, Any]:
 
 def seed_demo(db_path: str, today: dt.date | None = None) -> None:
     """The demo customers of DESIGN.md, with billing's own subscription ids."""
+    add_customers(db_path, DEMO, today)
+
+
+def add_customers(
+    db_path: str, customers: Iterable[SeedCustomer], today: dt.date | None = None
+) -> int:
+    """Write customers and their subscriptions (in USD, paid until a month
+    from `today`) in one transaction; rows already there are left as they
+    are. How many customers were given."""
     period_end = add_months(today or dt.date.today(), 1).isoformat()
+    people, subs = [], []
+    for account, name, phone, language, subscriptions in customers:
+        people.append((account, name, phone, language))
+        subs.extend(
+            (sub_id, account, plan, price, status, period_end)
+            for sub_id, plan, price, status in subscriptions
+        )
     with _connected(db_path) as conn:
         conn.executescript(SCHEMA)
-        for account, name, phone, language, subs in DEMO:
-            conn.execute(
+        with conn:
+            conn.execute("BEGIN")
+            conn.executemany(
                 "INSERT OR IGNORE INTO customers (account, name, phone, language)"
                 " VALUES (?, ?, ?, ?)",
-                (account, name, phone, language),
+                people,
             )
-            for sub_id, plan, price in subs:
-                status = "cancelled" if account == "100003" else "active"
-                conn.execute(
-                    "INSERT OR IGNORE INTO subscriptions (id, account, plan, price, currency,"
-                    " status, current_period_end) VALUES (?, ?, ?, ?, 'USD', ?, ?)",
-                    (sub_id, account, plan, price, status, period_end),
-                )
+            conn.executemany(
+                "INSERT OR IGNORE INTO subscriptions (id, account, plan, price, currency,"
+                " status, current_period_end) VALUES (?, ?, ?, ?, 'USD', ?, ?)",
+                subs,
+            )
+    return len(people)
 
 
 @contextmanager

@@ -37,6 +37,10 @@ def signed_in(app: Flask, client: FlaskClient, role: str, *other_roles: str) -> 
         s.commit()
     response = sign_in(client, f"{role}@example.com")
     assert response.status_code == 302, response.get_data(as_text=True)
+    # Signing in makes a new CSRF token (a token from before is refused); the
+    # tests post TOKEN, as if the page had handed them the new one.
+    with client.session_transaction() as session:
+        session["csrf_token"] = TOKEN
     return client
 
 

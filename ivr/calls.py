@@ -608,16 +608,7 @@ def apply_effects(
                 "reason": effect.reason_code,
                 "comment": effect.reason_text,
             }
-            code = _change_code(session, call)
-            billing_changes.record(
-                conn,
-                config,
-                call_id=call.id,
-                subscription_id=sub.id,
-                kind="cancel",
-                payload=payload,
-                confirmation=code,
-            )
+            code = _record_change(session, config, call, sub.id, "cancel", payload)
             event(
                 call,
                 "cancelled",
@@ -640,16 +631,7 @@ def apply_effects(
                 "kind": offer.kind,
                 "terms": dict(offer.terms or {}),
             }
-            code = _change_code(session, call)
-            billing_changes.record(
-                conn,
-                config,
-                call_id=call.id,
-                subscription_id=sub.id,
-                kind="offer",
-                payload=payload,
-                confirmation=code,
-            )
+            code = _record_change(session, config, call, sub.id, "offer", payload)
             event(
                 call,
                 "offer_applied",
@@ -667,16 +649,8 @@ def apply_effects(
             _save_subscription(conn, sub)
             # A change of its own (with an offer taken after cancelling, the
             # caller hears the offer's code, which follows).
-            code = _change_code(session, call)
-            billing_changes.record(
-                conn,
-                config,
-                call_id=call.id,
-                subscription_id=sub.id,
-                kind="reinstate",
-                payload={"account": call.account_number},
-                confirmation=code,
-            )
+            payload = {"account": call.account_number}
+            code = _record_change(session, config, call, sub.id, "reinstate", payload)
             event(call, "reinstated", {"subscription": sub.plan, "confirmation": code})
         elif isinstance(effect, RequestCallback):
             _book_callback(conn, call, effect.reason, config, effect.due)
@@ -786,6 +760,28 @@ def _record_consent(
         send_at=utcnow() + dt.timedelta(days=days),
     )
     event(call, "sms_queued", {"message": message_id, "kind": "winback", "days": days})
+
+
+def _record_change(
+    session: Session,
+    config: Mapping[str, Any],
+    call: CallRow,
+    subscription_id: int,
+    kind: str,
+    payload: Mapping[str, Any],
+) -> str:
+    """One billing change of the call, with its own confirmation code (returned)."""
+    code = _change_code(session, call)
+    billing_changes.record(
+        session.connection(),
+        config,
+        call_id=call.id,
+        subscription_id=subscription_id,
+        kind=kind,
+        payload=payload,
+        confirmation=code,
+    )
+    return code
 
 
 def _change_code(session: Session, call: CallRow) -> str:

@@ -466,6 +466,8 @@ def _interpret_reason(answer: Answer, state: CallState, world: World) -> Meaning
         return Meaning("other", speech)
     # A likely reason, not a sure one: "did you say ...?"
     return trained
+
+
 def _interpret_offer(answer: Answer, state: CallState, world: World) -> Meaning | None:
     """Yes to the offer, or no (which finishes the cancellation)."""
     if answer.kind == "digits":

@@ -468,56 +468,52 @@ def _interpret_reason(answer: Answer, state: CallState, world: World) -> Meaning
     return trained
 
 
-def _interpret_offer(answer: Answer, state: CallState, world: World) -> Meaning | None:
-    """Yes to the offer, or no (which finishes the cancellation)."""
+def _two_ways(
+    answer: Answer,
+    state: CallState,
+    world: World,
+    keys: Mapping[str, str],
+    same: Mapping[str, str] | None = None,
+    *,
+    questions: bool = False,
+    trained: bool = False,
+) -> Meaning | None:
+    """A choice of two, by key (`keys`) or in words (`same` maps the words'
+    intents onto the two); words that are neither are no answer."""
     if answer.kind == "digits":
-        value = YES_NO_KEYS.get(answer.digits[:1])
+        value = keys.get(answer.digits[:1])
         return Meaning(value) if value else None
-    question = _question(answer, state, world)
-    if question:
-        return question
+    if questions:
+        question = _question(answer, state, world)
+        if question:
+            return question
+    choices = tuple(dict.fromkeys(keys.values()))
     vocab = world.vocabulary(state.language)
-    # "I don't want to cancel" at the offer is a yes to it; "cancel" a no.
-    same = {"keep": "yes", "cancel": "no"}
-    intent = intent_of(answer.speech, vocab, ("yes", "no", *PAUSES), same)
-    if intent is None:
+    intent = intent_of(answer.speech, vocab, (*choices, *PAUSES), same)
+    if intent is None and trained:
         # "Go on then", "count me in", "I'd rather not": no yes or no in them.
-        trained = _trained_meaning(answer, state, world, ("yes", "no"))
-        if trained:
-            return trained
+        guess = _trained_meaning(answer, state, world, choices)
+        if guess:
+            return guess
     if intent is None or intent in PAUSES:
         return _not_an_answer(answer, state, world)
     return Meaning(intent, answer.speech, _confident(answer, world))
+
+
+def _interpret_offer(answer: Answer, state: CallState, world: World) -> Meaning | None:
+    """Yes to the offer, or no (which finishes the cancellation)."""
+    # "I don't want to cancel" at the offer is a yes to it; "cancel" a no.
+    same = {"keep": "yes", "cancel": "no"}
+    return _two_ways(answer, state, world, YES_NO_KEYS, same, questions=True, trained=True)
 
 
 def _interpret_confirm_cancel(answer: Answer, state: CallState, world: World) -> Meaning | None:
-    if answer.kind == "digits":
-        value = CANCEL_KEEP_KEYS.get(answer.digits[:1])
-        return Meaning(value) if value else None
-    question = _question(answer, state, world)
-    if question:
-        return question
-    vocab = world.vocabulary(state.language)
     same = {"yes": "cancel", "no": "keep"}
-    intent = intent_of(answer.speech, vocab, ("cancel", "keep", *PAUSES), same)
-    if intent is None or intent in PAUSES:
-        return _not_an_answer(answer, state, world)
-    return Meaning(intent, answer.speech, _confident(answer, world))
+    return _two_ways(answer, state, world, CANCEL_KEEP_KEYS, same, questions=True)
 
 
 def _interpret_yes_no(answer: Answer, state: CallState, world: World) -> Meaning | None:
-    if answer.kind == "digits":
-        value = YES_NO_KEYS.get(answer.digits[:1])
-        return Meaning(value) if value else None
-    vocab = world.vocabulary(state.language)
-    intent = intent_of(answer.speech, vocab, ("yes", "no", *PAUSES))
-    if intent is None:
-        trained = _trained_meaning(answer, state, world, ("yes", "no"))
-        if trained:
-            return trained
-    if intent is None or intent in PAUSES:
-        return _not_an_answer(answer, state, world)
-    return Meaning(intent, answer.speech, _confident(answer, world))
+    return _two_ways(answer, state, world, YES_NO_KEYS, trained=True)
 
 
 def _interpret_agent_choice(answer: Answer, state: CallState, world: World) -> Meaning | None:
@@ -688,15 +684,8 @@ def _ask_way_back(state: CallState, world: World, short: bool) -> list[Say]:
 
 def _interpret_way_back(answer: Answer, state: CallState, world: World) -> Meaning | None:
     """1 or "keep it" keeps what was cancelled; 2 or "no" leaves it."""
-    if answer.kind == "digits":
-        value = {"1": "keep", "2": "leave"}.get(answer.digits[:1])
-        return Meaning(value) if value else None
     same = {"yes": "keep", "no": "leave", "cancel": "leave"}
-    vocab = world.vocabulary(state.language)
-    intent = intent_of(answer.speech, vocab, ("keep", "leave", *PAUSES), same)
-    if intent is None or intent in PAUSES:
-        return _not_an_answer(answer, state, world)
-    return Meaning(intent, answer.speech, _confident(answer, world))
+    return _two_ways(answer, state, world, {"1": "keep", "2": "leave"}, same)
 
 
 def _apply_way_back(state: CallState, meaning: Meaning, world: World) -> Decision:

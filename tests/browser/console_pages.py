@@ -187,6 +187,7 @@ class Page:
     action: Action | None = None
     status: int = 200
     wait_for: str | None = field(default=None)  # drawn by script, e.g. the chart
+    view: str | None = None  # what the screenshot scrolls to, when not the top
 
     def url(self, seeded: Seeded) -> str:
         return self.path.format(call_sid=seeded.call_sid)
@@ -211,6 +212,7 @@ PAGES: list[Page] = [
         "Ada Lovelace: Cancelled",
         "details.webhook[open] table.params",
         action=_open_first_webhook,
+        view="#inspector",
     ),
     Page(
         "customer",
@@ -273,6 +275,7 @@ PAGES: list[Page] = [
         "greeting in en-US",
         "#preview #twiml",
         action=_preview,
+        view="#preview",
     ),
     Page(
         "publish",

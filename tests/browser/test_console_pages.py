@@ -9,6 +9,7 @@ One seeded database, one server and one browser for the module
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,8 @@ def site(migrated: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tu
     """The console on a database seeded for every page; (base URL, what was seeded)."""
     from conftest import _config, empty_tables
 
-    app: Flask = create_app(_config(migrated, tmp_path_factory.mktemp("pages")))
+    config = _config(migrated, tmp_path_factory.mktemp("pages"))
+    app: Flask = create_app({**config, "LOGIN_RATE_LIMIT": "1000 per minute"})
     empty_tables(app)
     with app.app_context():
         s = db.session()
@@ -189,3 +191,70 @@ def test_each_page_fits_shows_its_content_and_passes_axe(
     assert not problems, f"{spec.slug} at {width} px:\n" + "\n".join(problems)
     # Its scripts ran without error, the CSP blocked nothing, every file loaded.
     assert not page.problems, page.problems
+
+
+FOCUS_RING = """() => {
+  const el = document.activeElement, style = getComputedStyle(el);
+  return {tag: el.tagName.toLowerCase(), id: el.id, text: (el.textContent || '').trim(),
+          outline: style.outlineStyle, width: parseFloat(style.outlineWidth)};
+}"""
+
+
+def test_the_keyboard_signs_in_reaches_the_filter_and_sees_where_it_is(
+    _browser: Any, site: tuple[str, Seeded]
+) -> None:
+    context = _browser.new_context(base_url=site[0], viewport={"width": 1280, "height": 800})
+    try:
+        page = context.new_page()
+        page.goto("/console/login")
+        # The email field has focus on arrival; Tab moves to the password; Enter signs in.
+        page.keyboard.type(EMAILS["support"])
+        page.keyboard.press("Tab")
+        page.keyboard.type(PASSWORD)
+        page.keyboard.press("Enter")
+        page.wait_for_url("**/console/calls")
+
+        passed: list[dict[str, Any]] = []
+        for _ in range(30):
+            page.keyboard.press("Tab")
+            focused = page.evaluate(FOCUS_RING)
+            if focused["id"] == "q":
+                break
+            passed.append(focused)
+        else:
+            pytest.fail(f"30 presses of Tab did not reach the search field: {passed}")
+        # Every link and button on the way showed where focus was.
+        assert {"a", "button"} <= {f["tag"] for f in passed}
+        unseen = [f for f in passed if f["outline"] == "none" or f["width"] < 2]
+        assert not unseen, unseen
+
+        page.keyboard.type("Lovelace")
+        page.keyboard.press("Enter")
+        page.wait_for_url(re.compile(r"/console/calls\?q=Lovelace"))
+        expect(page.locator("#call-count")).to_have_text("1")
+        expect(page.locator("table.calls tbody tr")).to_have_count(1)
+        expect(page.locator("table.calls tbody tr")).to_contain_text("Ada Lovelace")
+    finally:
+        context.close()
+
+
+def test_a_table_too_wide_for_a_phone_scrolls_in_its_box_from_the_keyboard(
+    tab: Callable[[str | None, str], Any],
+) -> None:
+    narrow, wide = tab("admin", "390"), tab("admin", "1280")
+    for page in (narrow, wide):
+        page.goto("/console/ops/billing")
+    box = narrow.locator(".table-scroll").first
+    # On a phone the table is wider than its box: the box is a named region
+    # in the tab order, and the arrow keys scroll it (the page does not move).
+    expect(box).to_have_attribute("tabindex", "0")
+    expect(box).to_have_attribute("role", "region")
+    expect(box).to_have_attribute("aria-label", re.compile(r"\(scrolls sideways\)$"))
+    box.focus()
+    assert narrow.evaluate(FOCUS_RING)["outline"] != "none"
+    for _ in range(5):
+        narrow.keyboard.press("ArrowRight")
+    narrow.wait_for_function("() => document.querySelector('.table-scroll').scrollLeft > 0")
+    assert narrow.evaluate("() => window.scrollX") == 0
+    # Where it fits, the box is no tab stop.
+    expect(wide.locator(".table-scroll").first).not_to_have_attribute("tabindex", "0")

@@ -187,6 +187,14 @@ def test_each_page_fits_shows_its_content_and_passes_axe(
         f"{spec.slug} at {width} px scrolls sideways by {overflow}: {widest_elements(page)}"
     )
 
+    if width == "1280":
+        # Every date and time reads on one line.
+        wrapped = page.evaluate(
+            """() => [...document.querySelectorAll('time')]
+                 .filter(t => t.getClientRects().length > 1).map(t => t.textContent)"""
+        )
+        assert not wrapped, f"{spec.slug}: times broken over lines: {wrapped}"
+
     problems = serious_axe_violations(page)
     assert not problems, f"{spec.slug} at {width} px:\n" + "\n".join(problems)
     # Its scripts ran without error, the CSP blocked nothing, every file loaded.

@@ -100,7 +100,7 @@ def seed_console(app: Flask) -> Seeded:
         change = s.scalars(
             select(BillingChange).join(Call).where(Call.call_sid == juana.record["call_sid"])
         ).one()
-        change.state, change.attempts = "failed", 5
+        change.state, change.attempts, change.applied_at, change.result = "failed", 5, None, None
         change.last_error = "billing answered 503 Service Unavailable"
         s.commit()
 

@@ -237,7 +237,7 @@ PAGES: list[Page] = [
         "/console/analytics",
         "Analytics",
         "#t-outcomes tbody tr",
-        wait_for="#daily-chart svg, #daily-chart canvas",
+        wait_for=".series-chart canvas",  # drawn by uPlot
     ),
     Page("audit", "Audit log", "admin", "/console/audit", "Audit log", "#audit tbody tr"),
     Page("users", "Users", "admin", "/console/users", "Users", "table tbody tr"),

@@ -7,6 +7,7 @@ import csv
 import io
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import (
     Response,
@@ -32,12 +33,21 @@ from ..models import (
     CallNote,
     Customer,
     Offer,
+    SavedView,
     utcnow,
 )
 from ..records import find_call
 from . import bp
 from .auth import audit, current_user, has_role, role_required
-from .queries import LANGUAGES, CallFilters, Cursor, calls_page, count_calls, iter_calls
+from .queries import (
+    FIRST_ORDER,
+    LANGUAGES,
+    CallFilters,
+    Cursor,
+    calls_page,
+    count_calls,
+    iter_calls,
+)
 from .timeline import describe_event
 
 NOTE_MAX = 4000
@@ -86,6 +96,9 @@ def calls() -> str:
     return render_template(
         "console/calls.html",
         filters=filters,
+        first_order=FIRST_ORDER,
+        views=_saved_views(),
+        view_max=VIEW_NAME_MAX,
         page=page,
         matching=matching,
         over=over,
@@ -95,6 +108,70 @@ def calls() -> str:
         offers=_offer_codes(),
         languages=LANGUAGES,
     )
+
+
+VIEW_NAME_MAX = 100
+
+
+def _saved_views() -> list[SavedView]:
+    user = current_user()
+    assert user is not None
+    return list(
+        db.session().scalars(
+            select(SavedView).where(SavedView.user_id == user.id).order_by(SavedView.name)
+        )
+    )
+
+
+@bp.post("/calls/views")
+@role_required("support")
+def save_view() -> BaseResponse:
+    """Name the filters and order shown: the view is listed on the calls page
+    (for its owner) as a link with the same query string as the page had."""
+    user = current_user()
+    assert user is not None
+    filters = CallFilters.from_args(request.form)
+    query = urlencode(filters.as_args())
+    back = url_for("console.calls", **filters.as_args())
+    name = request.form.get("name", "").strip()
+    if not name:
+        flash("Give the view a name.", "error")
+        return redirect(back)
+    if len(name) > VIEW_NAME_MAX:
+        flash(f"A view's name has at most {VIEW_NAME_MAX} characters.", "error")
+        return redirect(back)
+    if filters.errors:
+        flash("Not saved: " + "; ".join(filters.errors) + ".", "error")
+        return redirect(back)
+    s = db.session()
+    view = s.scalars(
+        select(SavedView).where(SavedView.user_id == user.id, SavedView.name == name)
+    ).first()
+    if view is None:
+        s.add(SavedView(user_id=user.id, name=name, query=query))
+        flash(f"Saved “{name}”.", "ok")
+    else:
+        view.query = query
+        flash(f"“{name}” now shows these filters.", "ok")
+    audit("save_view", {"name": name, "query": query})
+    s.commit()
+    return redirect(back)
+
+
+@bp.post("/calls/views/<int:view_id>/delete")
+@role_required("support")
+def delete_view(view_id: int) -> BaseResponse:
+    user = current_user()
+    assert user is not None
+    s = db.session()
+    view = s.get(SavedView, view_id)
+    if view is None or view.user_id != user.id:
+        abort(404)
+    s.delete(view)
+    audit("delete_view", {"name": view.name, "query": view.query})
+    s.commit()
+    flash(f"Deleted the view “{view.name}”; saving these filters again brings it back.", "ok")
+    return redirect(url_for("console.calls") + ("?" + view.query if view.query else ""))
 
 
 CSV_HEADER = (

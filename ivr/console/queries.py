@@ -1,9 +1,10 @@
 """Finding calls: the filters of the calls page, its CSV export and keyset pages.
 
 Pages are cut by (sort key, id) of the last row shown, never by OFFSET, so
-page 1,000 costs what page 1 costs: an index range scan on
-ix_calls_started_at_id or ix_calls_duration_id (or on a filter's
-(column, started_at) index).
+page 1,000 costs what page 1 costs: an index range scan on the sort's
+(key, id) index (ix_calls_started_at_id, ix_calls_duration_id,
+ix_calls_account_number_id, ix_calls_outcome_id), or on a filter's
+(column, started_at) index.
 """
 
 from __future__ import annotations
@@ -19,15 +20,24 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from ..models import OUTCOMES, REASON_CODES, Call, Customer, Subscription
+from ..models import OUTCOMES, REASON_CODES, BillingChange, Call, Customer, Subscription
 
 PAGE_SIZE = 50
 # Matches are counted exactly up to this many; past it the page says "over".
 COUNT_CAP = 10_000
-# Sortable columns of the calls list: name in the URL -> column. Each has an
-# index that ends in the sort key (and id), so every order is a range scan.
-SORTS = {"started": Call.started_at, "duration": Call.duration_seconds}
-NULLABLE_SORTS = {"duration"}
+# Sortable columns of the calls list: name in the URL -> column. Each has a
+# (key, id) index, so every order is a range scan.
+SORTS: dict[str, Any] = {
+    "started": Call.started_at,
+    "duration": Call.duration_seconds,
+    "account": Call.account_number,
+    "outcome": Call.outcome,
+}
+# Keys some calls have none of (no duration yet, no account given): those
+# calls come after all the others, by id.
+NULLABLE_SORTS = {"duration", "account"}
+# The order a column sorts in on its first click.
+FIRST_ORDER = {"started": "desc", "duration": "desc", "account": "asc", "outcome": "asc"}
 LANGUAGES = ("en-US", "es-US")
 
 CONFIRMATION_DIGITS = 8
@@ -173,9 +183,7 @@ class CallFilters:
                 named = select(Customer.id).where(
                     func.lower(Customer.name).contains(search.name.lower(), autoescape=True)
                 )
-                where.append(
-                    or_(Call.call_sid == search.call_sid, Call.customer_id.in_(named))
-                )
+                where.append(or_(Call.call_sid == search.call_sid, Call.customer_id.in_(named)))
             elif search.call_sid:
                 where.append(Call.call_sid == search.call_sid)
             else:
@@ -185,7 +193,16 @@ class CallFilters:
                 if search.account:
                     either.append(Call.account_number == search.account)
                 if search.confirmation:
+                    # A call's first code is on the call; every code it gave
+                    # (each subscription cancelled, an offer) is a billing change.
                     either.append(Call.confirmation == search.confirmation)
+                    either.append(
+                        Call.id.in_(
+                            select(BillingChange.call_id).where(
+                                BillingChange.confirmation == search.confirmation
+                            )
+                        )
+                    )
                 where.append(or_(*either))
         return where
 
@@ -197,10 +214,10 @@ def _midnight(day: dt.date) -> dt.datetime:
 @dataclass(frozen=True)
 class Cursor:
     """The last row of a page: the next page starts just after it, in the
-    list's order. `key` is that row's sort value (None for a call with no
-    duration yet: those come after every timed call, by id)."""
+    list's order. `key` is that row's sort value (None for a call with none:
+    those come after every other call, by id)."""
 
-    key: dt.datetime | int | None
+    key: dt.datetime | int | str | None
     id: int
     sort: str = "started"
 
@@ -225,9 +242,12 @@ class Cursor:
             return None
         try:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-            parts = raw.split("|")
-            token_sort = "started" if len(parts) == 2 else parts.pop(0)
-            value, ident = parts
+            head, _, rest = raw.partition("|")
+            if head in SORTS and head != "started":
+                token_sort = head
+            else:
+                token_sort, rest = "started", raw
+            value, ident = rest.rsplit("|", 1)
             if token_sort != sort:
                 return None
             if sort == "started":
@@ -235,7 +255,9 @@ class Cursor:
                 if started_at.tzinfo is None:
                     return None
                 return cls(started_at, int(ident))
-            return cls(int(value) if value else None, int(ident), sort)
+            if sort == "duration":
+                return cls(int(value) if value else None, int(ident), sort)
+            return cls(value or None, int(ident), sort)
         except (ValueError, binascii.Error, UnicodeDecodeError):
             return None
 
@@ -243,7 +265,7 @@ class Cursor:
         column = SORTS[self.sort]
         before = order == "desc"
         if self.key is None:
-            # Among the untimed calls, which come last, by id.
+            # Among the calls without a key, which come last, by id.
             return and_(column.is_(None), Call.id < self.id if before else Call.id > self.id)
         # The first term gives the planner an index range; the second breaks ties.
         if before:

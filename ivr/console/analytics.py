@@ -12,20 +12,22 @@ import datetime as dt
 import math
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import yaml
 from flask import render_template, request
-from sqlalchemy import ColumnElement, Date, case, cast, func, select
+from sqlalchemy import ColumnElement, Date, cast, func, select
 from sqlalchemy.orm import Session
 
 from .. import db
 from ..models import OUTCOMES, Call, utcnow
 from . import bp
 from .auth import role_required
+from .labels import offer_label
 
 # The words of at most this many calls (the newest in the range) are counted:
 # enough to show the themes, bounded however long the range.
@@ -201,6 +203,8 @@ def build_report(s: Session, date_from: dt.date, date_to: dt.date) -> Report:
 
 @dataclass
 class Day:
+    """One UTC day's numbers for the series."""
+
     day: dt.date
     calls: int = 0
     cancelled: int = 0
@@ -208,16 +212,22 @@ class Day:
     offers_shown: int = 0
     offers_taken: int = 0
     agent: int = 0
-    cancel_seconds: int = 0
-    cancel_timed: int = 0
+    # Offer code -> (shown, taken) that day.
+    offers: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # Length in whole seconds -> cancelled calls that long.
+    cancel_lengths: Counter[int] = field(default_factory=Counter)
 
     @property
     def save_rate(self) -> float | None:
         return self.offers_taken / self.offers_shown if self.offers_shown else None
 
+    def offer_rate(self, code: str) -> float | None:
+        shown, taken = self.offers.get(code, (0, 0))
+        return taken / shown if shown else None
+
     @property
-    def mean_cancel_seconds(self) -> float | None:
-        return self.cancel_seconds / self.cancel_timed if self.cancel_timed else None
+    def median_cancel_seconds(self) -> int | None:
+        return percentile(sorted(self.cancel_lengths.items()), 0.5)
 
 
 def _day_of(s: Session, column: ColumnElement[dt.datetime]) -> ColumnElement[Any]:
@@ -227,34 +237,122 @@ def _day_of(s: Session, column: ColumnElement[dt.datetime]) -> ColumnElement[Any
     return cast(func.timezone("UTC", column), Date)
 
 
+def _as_date(value: Any) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+
+
 def daily_series(s: Session, date_from: dt.date, date_to: dt.date) -> list[Day]:
     """One row per UTC day from date_from to date_to (days without calls
-    included): calls, cancelled, saved, offers shown and taken, asked for a
-    person, and the length of cancelled calls. One GROUP BY pass."""
+    included): calls, cancelled, saved, offers shown and taken (each offer
+    and all together), asked for a person, and the lengths of cancelled
+    calls. Two GROUP BY passes over a range of ix_calls_daily, which holds
+    every column they read: no table rows."""
     day = _day_of(s, Call.started_at).label("day")
-    cancelled = Call.outcome == "cancelled"
-    rows = s.execute(
+    in_range = _in_range(date_from, date_to)
+    by_day: dict[dt.date, Day] = {}
+
+    def of(value: Any) -> Day:
+        key = _as_date(value)
+        if key not in by_day:
+            by_day[key] = Day(key)
+        return by_day[key]
+
+    for d, outcome, offer, accepted, agent, n in s.execute(
         select(
             day,
+            Call.outcome,
+            Call.offer_code,
+            Call.offer_accepted,
+            Call.agent_requested,
             func.count(),
-            func.sum(case((cancelled, 1), else_=0)),
-            func.sum(case((Call.outcome == "saved", 1), else_=0)),
-            func.sum(case((Call.offer_code.is_not(None), 1), else_=0)),
-            func.sum(case((Call.offer_accepted.is_(True), 1), else_=0)),
-            func.sum(case((Call.agent_requested.is_(True), 1), else_=0)),
-            func.sum(case((cancelled, Call.duration_seconds), else_=0)),
-            func.sum(case((cancelled & Call.duration_seconds.is_not(None), 1), else_=0)),
         )
-        .where(*_in_range(date_from, date_to))
-        .group_by(day)
-    ).all()
-    by_day = {}
-    for d, *numbers in rows:
-        key = d if isinstance(d, dt.date) else dt.date.fromisoformat(str(d))
-        by_day[key] = Day(key, *(int(n or 0) for n in numbers))
+        .where(*in_range)
+        .group_by(day, Call.outcome, Call.offer_code, Call.offer_accepted, Call.agent_requested)
+    ):
+        row = of(d)
+        row.calls += n
+        row.cancelled += n if outcome == "cancelled" else 0
+        row.saved += n if outcome == "saved" else 0
+        row.agent += n if agent else 0
+        if offer is not None:
+            shown, taken = row.offers.get(offer, (0, 0))
+            row.offers[offer] = (shown + n, taken + (n if accepted else 0))
+            row.offers_shown += n
+            row.offers_taken += n if accepted else 0
+    # The outcome test is kept off the index: otherwise SQLite reads the
+    # (outcome, started_at) index and then every cancelled call's row.
+    for d, seconds, n in s.execute(
+        select(day, Call.duration_seconds, func.count())
+        .where(
+            _unindexed(s, Call.outcome) == "cancelled",
+            Call.duration_seconds.is_not(None),
+            *in_range,
+        )
+        .group_by(day, Call.duration_seconds)
+    ):
+        of(d).cancel_lengths[int(seconds)] += int(n)
     span = (date_to - date_from).days + 1
     days = [date_from + dt.timedelta(days=i) for i in range(span)]
     return [by_day.get(d) or Day(d) for d in days]
+
+
+@dataclass(frozen=True)
+class Line:
+    """One thing charted: its value each day of this period and of the one before."""
+
+    label: str
+    now: list[float | None]
+    before: list[float | None]
+
+
+@dataclass(frozen=True)
+class Chart:
+    id: str
+    title: str
+    # How values read: "calls", "percent" (0 to 100) or "seconds".
+    unit: str
+    lines: list[Line]
+
+    def json_lines(self) -> list[dict[str, Any]]:
+        return [asdict(line) for line in self.lines]
+
+
+def trend_charts(days: list[Day], previous: list[Day]) -> list[Chart]:
+    """The day-by-day charts, each line of this period with the same line of
+    the period before it (same length, day for day)."""
+
+    def line(label: str, value: Callable[[Day], float | None]) -> Line:
+        return Line(label, [value(d) for d in days], [value(d) for d in previous])
+
+    def pct(rate: float | None) -> float | None:
+        return None if rate is None else round(100 * rate, 1)
+
+    codes = sorted({code for d in days + previous for code in d.offers})
+    return [
+        Chart(
+            "calls",
+            "Calls per day",
+            "calls",
+            [
+                line("Calls", lambda d: d.calls),
+                line("Cancelled", lambda d: d.cancelled),
+                line("Saved by the offer", lambda d: d.saved),
+                line("Asked for a person", lambda d: d.agent),
+            ],
+        ),
+        Chart(
+            "offers",
+            "Save rate per offer (accepted ÷ shown)",
+            "percent",
+            [line(offer_label(code), lambda d, c=code: pct(d.offer_rate(c))) for code in codes],
+        ),
+        Chart(
+            "time",
+            "Time to cancel (median of the day's cancelled calls)",
+            "seconds",
+            [line("Median time to cancel", lambda d: d.median_cancel_seconds)],
+        ),
+    ]
 
 
 @dataclass(frozen=True)
@@ -264,16 +362,21 @@ class Totals:
     saved: int
     agent: int
     save_rate: float | None
+    median_cancel_seconds: int | None
 
     @classmethod
     def of(cls, days: list[Day]) -> Totals:
         shown = sum(d.offers_shown for d in days)
+        lengths: Counter[int] = Counter()
+        for d in days:
+            lengths.update(d.cancel_lengths)
         return cls(
             calls=sum(d.calls for d in days),
             cancelled=sum(d.cancelled for d in days),
             saved=sum(d.saved for d in days),
             agent=sum(d.agent for d in days),
             save_rate=sum(d.offers_taken for d in days) / shown if shown else None,
+            median_cancel_seconds=percentile(sorted(lengths.items()), 0.5),
         )
 
 
@@ -309,14 +412,17 @@ def analytics() -> str:
         date_from, date_to = date_to, date_from
     s = db.session()
     report = build_report(s, date_from, date_to)
-    days = daily_series(s, date_from, date_to)
     span = dt.timedelta(days=(date_to - date_from).days + 1)
-    previous = daily_series(s, date_from - span, date_to - span)
+    # This period and the one before it, in one pass.
+    both = daily_series(s, date_from - span, date_to)
+    previous, days = both[: span.days], both[span.days :]
     return render_template(
         "console/analytics.html",
         report=report,
         errors=errors,
         days=days,
+        previous_days=previous,
+        charts=trend_charts(days, previous),
         totals=Totals.of(days),
         previous_totals=Totals.of(previous),
         previous_from=date_from - span,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from typing import Any
 
@@ -196,6 +197,11 @@ def test_the_page_shows_charts_with_the_numbers_beside_them(
     assert '<strong id="total-calls">10</strong>' in html
     assert html.count("<svg") >= 5
     assert '<title id="c-outcomes-title">Calls by outcome</title>' in html
+    # The bars are labelled in words, never codes.
+    charts = "".join(re.findall(r"<svg.*?</svg>", html, re.S))
+    assert "<title>Too expensive</title>Too expensive</text>" in charts
+    for code in ("too_expensive", "discount_50_3m", ">cancelled<", "(none given)"):
+        assert code not in charts, code
     assert '<td>50% off for 3 months</td><td class="num">3</td><td class="num">1</td>' in html
     assert "33.3 %" in html
     assert '<strong id="agent-share">20.0 %</strong>' in html

@@ -428,4 +428,11 @@ def analytics() -> str:
         previous_from=date_from - span,
         previous_to=date_to - span,
         change=change,
+        labelled=_labelled,
     )
+
+
+def _labelled(rows: list[tuple[str, int]], label: Callable[[str | None], str]) -> list[Any]:
+    """(code, n) rows as (words, n) for a chart; "(none given)" and
+    "(unknown)" stand for no code."""
+    return [(label(None if code.startswith("(") else code), n) for code, n in rows]

@@ -39,6 +39,7 @@ from ..models import (
 from ..records import find_call
 from . import bp
 from .auth import audit, current_user, has_role, role_required
+from .confirm import review_page, wants_review
 from .queries import (
     FIRST_ORDER,
     LANGUAGES,
@@ -424,12 +425,22 @@ def callback_attempt(callback_id: int) -> BaseResponse:
 
 @bp.post("/callbacks/<int:callback_id>/done")
 @role_required("support")
-def callback_done(callback_id: int) -> BaseResponse:
+def callback_done(callback_id: int) -> str | BaseResponse:
     callback = _callback_for_update(callback_id)
     outcome = request.form.get("outcome") or "resolved"
     if outcome not in CLOSE_OUTCOMES:
         flash(f"Close with one of: {', '.join(CLOSE_OUTCOMES)}.", "error")
         return redirect(url_for("console.callbacks"))
+    if wants_review() and callback.done_at is None:
+        tries = len(callback.attempts or [])
+        return review_page(
+            f"Close the call back to {callback.phone or 'an unknown number'} as “{outcome}”?",
+            f"It leaves the queue ({tries} {'try' if tries == 1 else 'tries'} logged); "
+            "the call's page keeps it, with who closed it and when.",
+            yes="Close the call back",
+            back=url_for("console.callbacks"),
+            undo="A closed call back cannot be reopened from the console.",
+        )
     if callback.done_at is None:
         user = current_user()
         assert user is not None

@@ -1,5 +1,5 @@
-"""the console: calls sorted by account or outcome, the analytics' daily
-series from one index, a console language per user, and saved views
+"""the console: calls sorted by account or outcome, analytics by UTC day
+from two indexes, a console language per user, and saved views
 
 Revision ID: 0009
 Revises: 0008
@@ -16,6 +16,12 @@ down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+# The UTC day of a call's start, per database.
+DAY = {
+    "sqlite": "date(started_at)",
+    "postgresql": "CAST(timezone('UTC', started_at) AS DATE)",
+}
+
 
 def upgrade() -> None:
     with op.batch_alter_table("users", schema=None) as batch_op:
@@ -24,18 +30,24 @@ def upgrade() -> None:
         )
     op.create_index("ix_calls_account_number_id", "calls", ["account_number", "id"])
     op.create_index("ix_calls_outcome_id", "calls", ["outcome", "id"])
+    # Analytics groups by the UTC day first: with the day leading these
+    # indexes, its GROUP BY reads them in order, without sorting a million
+    # rows. The expression is the one ivr/console/analytics.py writes.
+    day = sa.text(DAY[op.get_bind().dialect.name])
     op.create_index(
-        "ix_calls_daily",
+        "ix_calls_day_groups",
         "calls",
         [
-            "started_at",
+            day,
             "outcome",
+            "reason_code",
             "offer_code",
             "offer_accepted",
             "agent_requested",
-            "duration_seconds",
+            "outcome_step",
         ],
     )
+    op.create_index("ix_calls_day_lengths", "calls", [day, "outcome", "duration_seconds"])
     op.create_table(
         "saved_views",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -55,7 +67,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index(op.f("ix_saved_views_user_id"), table_name="saved_views")
     op.drop_table("saved_views")
-    op.drop_index("ix_calls_daily", table_name="calls")
+    op.drop_index("ix_calls_day_lengths", table_name="calls")
+    op.drop_index("ix_calls_day_groups", table_name="calls")
     op.drop_index("ix_calls_outcome_id", table_name="calls")
     op.drop_index("ix_calls_account_number_id", table_name="calls")
     with op.batch_alter_table("users", schema=None) as batch_op:

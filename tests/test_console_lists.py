@@ -206,6 +206,8 @@ def test_views_are_personal_and_need_a_name(app: Flask, client: FlaskClient) -> 
     assert refused.status_code == 404
     with app.app_context():
         assert db.session().scalars(select(SavedView.name)).all() == ["Mine"]
+    # The audit log says it in words.
+    assert "Saved a view of the calls list" in page(other.get("/console/audit"))
 
 
 def _token(client: FlaskClient) -> str:

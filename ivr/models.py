@@ -165,18 +165,6 @@ class Call(Base):
         Index("ix_calls_reason_started_at", "reason_code", "started_at"),
         Index("ix_calls_language_started_at", "language", "started_at"),
         Index("ix_calls_offer_started_at", "offer_code", "started_at"),
-        # Analytics reads one index in group order for a date range (migration 0002).
-        Index(
-            "ix_calls_analytics",
-            "outcome",
-            "reason_code",
-            "offer_code",
-            "offer_accepted",
-            "agent_requested",
-            "outcome_step",
-            "started_at",
-        ),
-        Index("ix_calls_outcome_duration", "outcome", "duration_seconds", "started_at"),
         # The calls list sorted by duration, by keyset (migration 0005).
         Index("ix_calls_duration_id", "duration_seconds", "id"),
         # The calls list sorted by account or outcome, by keyset (migration 0009).

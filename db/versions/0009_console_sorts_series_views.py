@@ -1,5 +1,6 @@
 """the console: calls sorted by account or outcome, analytics by UTC day
-from two indexes, a console language per user, and saved views
+from two indexes (replacing 0002's two), a console language per user, and
+saved views
 
 Revision ID: 0009
 Revises: 0008
@@ -48,6 +49,9 @@ def upgrade() -> None:
         ],
     )
     op.create_index("ix_calls_day_lengths", "calls", [day, "outcome", "duration_seconds"])
+    # What analytics read before; nothing reads them now, and every call pays for them.
+    op.drop_index("ix_calls_analytics", table_name="calls")
+    op.drop_index("ix_calls_outcome_duration", table_name="calls")
     op.create_table(
         "saved_views",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -65,6 +69,22 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.create_index(
+        "ix_calls_outcome_duration", "calls", ["outcome", "duration_seconds", "started_at"]
+    )
+    op.create_index(
+        "ix_calls_analytics",
+        "calls",
+        [
+            "outcome",
+            "reason_code",
+            "offer_code",
+            "offer_accepted",
+            "agent_requested",
+            "outcome_step",
+            "started_at",
+        ],
+    )
     op.drop_index(op.f("ix_saved_views_user_id"), table_name="saved_views")
     op.drop_table("saved_views")
     op.drop_index("ix_calls_day_lengths", table_name="calls")

@@ -369,7 +369,7 @@ def trend_charts(days: list[Day], previous: list[Day]) -> list[Chart]:
         ),
         Chart(
             "time",
-            "Time to cancel (median of the day's cancelled calls)",
+            "How long cancelling took (median per day)",
             "seconds",
             [line("Median time to cancel", lambda d: d.median_cancel_seconds)],
         ),

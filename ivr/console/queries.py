@@ -41,6 +41,8 @@ FIRST_ORDER = {"started": "desc", "duration": "desc", "account": "asc", "outcome
 LANGUAGES = ("en-US", "es-US")
 
 CONFIRMATION_DIGITS = 8
+# A name search matching at most this many customers looks their calls up by id.
+NAME_MATCHES = 1000
 _CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
 _PHONE_CHARS = re.compile(r"^\+?[\d\s().\-]+$")
 
@@ -159,7 +161,10 @@ class CallFilters:
             out[name] = value.isoformat() if isinstance(value, dt.date) else str(value)
         return out
 
-    def conditions(self) -> list[ColumnElement[bool]]:
+    def conditions(self, s: Session | None = None) -> list[ColumnElement[bool]]:
+        """The WHERE terms. With a session, a name search looks up the
+        customers first, so the calls are found by an index on PostgreSQL
+        too (an IN subquery inside an OR makes it read every call)."""
         where: list[ColumnElement[bool]] = []
         if self.date_from is not None:
             where.append(Call.started_at >= _midnight(self.date_from))
@@ -183,7 +188,12 @@ class CallFilters:
                 named = select(Customer.id).where(
                     func.lower(Customer.name).contains(search.name.lower(), autoescape=True)
                 )
-                where.append(or_(Call.call_sid == search.call_sid, Call.customer_id.in_(named)))
+                customers: Any = named
+                if s is not None:
+                    ids = list(s.scalars(named.limit(NAME_MATCHES + 1)))
+                    if len(ids) <= NAME_MATCHES:
+                        customers = ids
+                where.append(or_(Call.call_sid == search.call_sid, Call.customer_id.in_(customers)))
             elif search.call_sid:
                 where.append(Call.call_sid == search.call_sid)
             else:
@@ -196,12 +206,14 @@ class CallFilters:
                     # A call's first code is on the call; every code it gave
                     # (each subscription cancelled, an offer) is a billing change.
                     either.append(Call.confirmation == search.confirmation)
+                    # Codes are unique: one call at most. An equality (not IN)
+                    # keeps each branch of the OR an index lookup on PostgreSQL.
                     either.append(
-                        Call.id.in_(
-                            select(BillingChange.call_id).where(
-                                BillingChange.confirmation == search.confirmation
-                            )
-                        )
+                        Call.id
+                        == select(BillingChange.call_id)
+                        .where(BillingChange.confirmation == search.confirmation)
+                        .limit(1)
+                        .scalar_subquery()
                     )
                 where.append(or_(*either))
         return where
@@ -298,11 +310,11 @@ LIST_COLUMNS = (
 
 
 def _page_query(
-    filters: CallFilters, after: Cursor | None, limit: int, untimed: bool = False
+    s: Session, filters: CallFilters, after: Cursor | None, limit: int, untimed: bool = False
 ) -> Select[Any]:
     """One page in the filters' order. For a nullable sort key, the rows that
     have one (`untimed` False) and those that do not (True) are two ranges."""
-    where = filters.conditions()
+    where = filters.conditions(s)
     column = SORTS[filters.sort]
     desc = filters.order == "desc"
     if after is not None:
@@ -333,12 +345,12 @@ def calls_page(
     asked says whether there is a next page."""
     sort = filters.sort
     if sort in NULLABLE_SORTS and after is not None and after.key is None:
-        rows = list(s.execute(_page_query(filters, after, size + 1, untimed=True)))
+        rows = list(s.execute(_page_query(s, filters, after, size + 1, untimed=True)))
     else:
-        rows = list(s.execute(_page_query(filters, after, size + 1)))
+        rows = list(s.execute(_page_query(s, filters, after, size + 1)))
         if sort in NULLABLE_SORTS and len(rows) <= size:
             # The timed calls ran out: the untimed ones follow.
-            rows += s.execute(_page_query(filters, None, size + 1 - len(rows), untimed=True))
+            rows += s.execute(_page_query(s, filters, None, size + 1 - len(rows), untimed=True))
     more = len(rows) > size
     rows = rows[:size]
     cursor = None
@@ -351,7 +363,7 @@ def calls_page(
 def count_calls(s: Session, filters: CallFilters, cap: int = COUNT_CAP) -> tuple[int, bool]:
     """How many calls match, exactly up to `cap`; (cap, True) when more do.
     Counting stops at cap + 1 rows, so a million matches cost what 10,001 do."""
-    where = filters.conditions()
+    where = filters.conditions(s)
     limited = select(Call.id).where(*where).limit(cap + 1).subquery()
     n = int(s.scalar(select(func.count()).select_from(limited)) or 0)
     return (cap, True) if n > cap else (n, False)

@@ -361,8 +361,10 @@ def test_the_series_per_day_and_per_offer_match_a_hand_count_with_the_period_bef
     html = client.get("/console/analytics?date_from=2026-03-09&date_to=2026-03-10").get_data(
         as_text=True
     )
+    ids = re.findall(r'\sid="([^"]+)"', html)
+    assert len(ids) == len(set(ids)), "every id on the page is unique"
     for chart in ("calls", "offers", "time"):
-        assert f'data-series="data-{chart}"' in html and f'<table id="t-{chart}">' in html
+        assert f'data-series="data-{chart}"' in html and f'<table id="t-day-{chart}">' in html
     # The table under the offers chart: Mar 10 against Mar 8, per offer.
     assert (
         '<td class="nowrap">2026-03-10</td><td class="num">33.3 %</td><td class="num">0.0 %</td>'

@@ -4,8 +4,10 @@
  * A submit button (or form) with data-confirm="what will change" opens a
  * dialog with that text and, when data-confirm-before / data-confirm-field
  * name the old text and the field with the new one, both in colour.
- * Confirm submits the form as the button would; Cancel (or Escape) keeps
- * everything as it was. Without JavaScript the form submits as before.
+ * Confirm submits the form as the button would, without its `review` field,
+ * so the change is made at once; Cancel (or Escape) keeps everything as it
+ * was. Without JavaScript the form posts `review=1` and the server answers
+ * with a page that asks the same (ivr/console/confirm.py).
  */
 (function () {
   "use strict";
@@ -41,6 +43,7 @@
     dialog.addEventListener("cancel", function (event) { event.preventDefault(); close(); });
     yes.addEventListener("click", function () {
       button.dataset.confirmed = "yes";
+      if (form.elements.review) form.elements.review.value = "";
       dialog.close();
       dialog.remove();
       if (form.requestSubmit) form.requestSubmit(button); else button.click();

@@ -12,7 +12,13 @@ from flask import Flask
 
 from ivr.flow.types import Answer, CallState
 from ivr.language import evaluation, teaching
-from ivr.language.understanding import examples_of, read_examples
+from ivr.language.understanding import (
+    STEP_MEANINGS,
+    Example,
+    examples_of,
+    features,
+    read_examples,
+)
 from ivr.prompts import Catalog, load_baseline
 from ivr.simulator import simulate_call
 
@@ -63,6 +69,29 @@ def test_the_issues_phrasings_are_understood(step: str, said: str, meaning: str)
 @pytest.mark.parametrize("step", ["reason", "offer", "confirm"])
 def test_hesitation_is_never_an_answer(step: str, said: str) -> None:
     assert evaluation.understand(CATALOG, "en-US", step, said).meaning == "not_an_answer"
+
+
+@pytest.mark.parametrize("language", ["en-US", "es-US"])
+def test_the_fast_scores_are_scikit_learns(language: str) -> None:
+    # The line scores an utterance from the fitted model's tables; scikit-learn
+    # itself must agree on every training phrasing and on words it never saw.
+    import numpy as np
+
+    understanding = PACKS[language].vocabulary.understanding.warm()
+    said = list(understanding.examples)
+    said += [Example(s, "", "zorp blivet, 30 dollars $29.99!") for s in STEP_MEANINGS]
+    assert len(said) > 600
+    for example in said:
+        model = understanding._trained()[example.step]
+        fast = model.scores(example.text)
+        slow = model.sklearn_scores(example.text)
+        if fast is None:  # no word ever seen: no opinion, and no word-features either
+            words = model.vectorizer.transformer_list[0][1]
+            assert not words.transform([features(example.text)]).nnz
+            continue
+        assert np.allclose(fast, slow, atol=1e-9), example
+        guess = model.guess(example.text)
+        assert guess.meaning == model.meanings[int(np.argmax(slow))]
 
 
 def test_words_it_never_saw_get_no_opinion() -> None:

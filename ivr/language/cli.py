@@ -48,15 +48,29 @@ def _refused(message: str) -> None:
 @understand_group.command("eval")
 @click.option("--lang", "language", default=None, help="One language (default: all).")
 @click.option("--json", "as_json", is_flag=True)
-def eval_command(language: str | None, as_json: bool) -> None:
+@click.option(
+    "--validate",
+    "folds",
+    type=click.IntRange(2, 20),
+    default=None,
+    help="Cross-validate on the TRAINING split in this many folds instead (for tuning;"
+    " the test split is not read).",
+)
+def eval_command(language: str | None, as_json: bool, folds: int | None) -> None:
     """Accuracy per step on the test split (never trained or tuned on), a
-    confusion matrix, and the phrasings it gets wrong."""
-    catalog = _catalog()
+    confusion matrix, and the phrasings it gets wrong; with --validate N,
+    the same from N-fold cross-validation on the training split."""
     directory = current_app.config["VOICE_PROMPTS_DIR"]
-    floors = evaluation.floors(directory)
+    # Cross-validation reads the repository's files alone: what ops taught
+    # is not part of the training split.
+    catalog = prompts.baseline_catalog() if folds else _catalog()
+    floors = {} if folds else evaluation.floors(directory)
     results: dict[str, Any] = {}
     for lang in [language] if language else _languages():
-        reports = evaluation.evaluate(catalog, directory, lang)
+        if folds:
+            reports = evaluation.validate(catalog, directory, lang, folds)
+        else:
+            reports = evaluation.evaluate(catalog, directory, lang)
         results[lang] = {
             step: {**r.as_dict(), "floor": floors.get(lang, {}).get(step)}
             for step, r in reports.items()
@@ -67,10 +81,13 @@ def eval_command(language: str | None, as_json: bool) -> None:
             floor = floors.get(lang, {}).get(step)
             click.echo(
                 f"{lang} {step}: {report.accuracy:.1%} of {report.total} test phrasings"
-                f" ({report.asked} after \"did you say ...?\"; classifier alone"
+                f' ({report.asked} after "did you say ...?"; classifier alone'
                 f" {report.model_accuracy:.1%}; floor {floor:.0%})"
                 if floor is not None
-                else f"{lang} {step}: {report.accuracy:.1%} of {report.total} test phrasings"
+                else f"{lang} {step}: {report.accuracy:.1%} of {report.total}"
+                f" {'training phrasings, cross-validated' if folds else 'test phrasings'}"
+                f' ({report.asked} after "did you say ...?"; classifier alone'
+                f" {report.model_accuracy:.1%})"
             )
             for line in evaluation.confusion_table(report):
                 click.echo("  " + line)

@@ -10,7 +10,15 @@ from pathlib import Path
 from typing import Any
 
 from ..flow.types import Answer, CallState
-from .understanding import STEP_MEANINGS, examples_of
+from .understanding import (
+    SETTINGS,
+    STEP_MEANINGS,
+    Example,
+    Settings,
+    Understanding,
+    examples_of,
+    vocabulary_examples,
+)
 
 # The call step each classifier's phrasings are tried at.
 TRIED_AT = {"reason": "reason", "yes_no": "offer"}
@@ -99,7 +107,14 @@ def evaluate(
     catalog: Any, prompts_dir: str | Path, language: str, split: str = "test"
 ) -> dict[str, StepReport]:
     reports: dict[str, StepReport] = {}
-    for example in examples_of(prompts_dir, language, split):
+    _tally(catalog, language, examples_of(prompts_dir, language, split), reports)
+    return reports
+
+
+def _tally(
+    catalog: Any, language: str, examples: Sequence[Example], reports: dict[str, StepReport]
+) -> None:
+    for example in examples:
         report = reports.setdefault(example.step, StepReport(example.step))
         got = understand(catalog, language, example.step, example.text)
         report.total += 1
@@ -118,6 +133,46 @@ def evaluate(
                     "confidence": round(got.confidence, 3) if got.confidence is not None else None,
                 }
             )
+
+
+def folds_of(examples: Sequence[Example], folds: int) -> list[list[Example]]:
+    """`folds` parts of the examples, each meaning of each step dealt out in
+    turn (in file order), so every part holds a fair share of each."""
+    parts: list[list[Example]] = [[] for _ in range(folds)]
+    dealt: Counter[tuple[str, str]] = Counter()
+    for example in examples:
+        key = (example.step, example.meaning)
+        parts[dealt[key] % folds].append(example)
+        dealt[key] += 1
+    return parts
+
+
+def validate(
+    catalog: Any,
+    prompts_dir: str | Path,
+    language: str,
+    folds: int = 5,
+    settings: Settings = SETTINGS,
+) -> dict[str, StepReport]:
+    """Cross-validation on the TRAINING split alone: each fold's phrasings
+    tried (rules and classifier together, as in a call) against a model
+    trained on the other folds and the vocabulary. What tuning is measured
+    on; the test split is never read here."""
+    from dataclasses import replace
+
+    train = examples_of(prompts_dir, language, "train")
+    pack = catalog.pack(language)
+    vocab_examples = vocabulary_examples(pack.vocabulary)
+    reports: dict[str, StepReport] = {}
+    parts = folds_of(train, folds)
+    for held, part in enumerate(parts):
+        rest = [e for number, p in enumerate(parts) if number != held for e in p]
+        understanding = Understanding(language, [*rest, *vocab_examples], settings)
+        packs = dict(catalog.packs)
+        packs[language] = replace(
+            pack, vocabulary=replace(pack.vocabulary, understanding=understanding)
+        )
+        _tally(replace(catalog, packs=packs), language, part, reports)
     return reports
 
 

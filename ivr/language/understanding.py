@@ -139,22 +139,42 @@ def features(text: str) -> str:
     return " ".join(normalize(text).replace("$", " dollars ").split())
 
 
-class StepModel:
-    """One step's classifier: tf-idf word 1-2-grams and character 2-5-grams
-    (so misspellings and inflections still share features), then a linear
-    support vector machine, one score per meaning; a softmax of the scores
-    is the confidence. Trains in about a tenth of a second per step (a
-    logistic regression on the same features took three; no more accurate
-    in cross-validation on the training split)."""
+@dataclass(frozen=True)
+class Settings:
+    """How a step's model is built; the defaults were chosen by
+    cross-validation on the training split (`ivr understand eval --validate`)."""
 
+    word_ngrams: tuple[int, int] = (1, 2)
+    char_ngrams: tuple[int, int] = (2, 5)
+    char_analyzer: str = "char"  # or "char_wb": n-grams inside word boundaries
+    c: float = 1.0  # the linear SVM's regularisation (higher: fits the data closer)
+    balanced: bool = False  # weigh meanings inversely to how many phrasings each has
     # How sharply the softmax reads the scores' differences.
-    SHARPNESS = 4.0
+    sharpness: float = 4.0
 
-    def __init__(self, examples: Sequence[Example]):
+
+SETTINGS = Settings()
+
+
+class StepModel:
+    """One step's classifier: tf-idf word n-grams and character n-grams (so
+    misspellings and inflections still share features), then a linear
+    support vector machine, one score per meaning; a softmax of the scores
+    is the confidence (docs/understanding.md; docs/decisions/0014).
+
+    scikit-learn fits it; `guess` then scores one utterance from the fitted
+    vocabularies, idf weights and coefficients with dict lookups and one small
+    matrix product, the same arithmetic as `sklearn_scores` without its
+    per-call checks and sparse matrices (tests/test_understanding.py holds
+    the two to the same answers)."""
+
+    def __init__(self, examples: Sequence[Example], settings: Settings = SETTINGS):
+        import numpy as np
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.pipeline import FeatureUnion
         from sklearn.svm import LinearSVC
 
+        self.settings = settings
         texts = [features(e.text) for e in examples]
         labels = [e.meaning for e in examples]
         self.vectorizer = FeatureUnion(
@@ -162,39 +182,88 @@ class StepModel:
                 (
                     "words",
                     TfidfVectorizer(
-                        ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"(?u)\b\w+\b"
+                        ngram_range=settings.word_ngrams,
+                        sublinear_tf=True,
+                        token_pattern=r"(?u)\b\w+\b",
                     ),
                 ),
-                ("chars", TfidfVectorizer(analyzer="char", ngram_range=(2, 5), sublinear_tf=True)),
+                (
+                    "chars",
+                    TfidfVectorizer(
+                        analyzer=settings.char_analyzer,
+                        ngram_range=settings.char_ngrams,
+                        sublinear_tf=True,
+                    ),
+                ),
             ]
         )
         matrix = self.vectorizer.fit_transform(texts)
-        self.classifier = LinearSVC(C=1.0)
+        self.classifier = LinearSVC(
+            C=settings.c, class_weight="balanced" if settings.balanced else None
+        )
         self.classifier.fit(matrix, labels)
-        self._coef_t = self.classifier.coef_.T.copy()
-        self._intercept = self.classifier.intercept_
         self.meanings: tuple[str, ...] = tuple(str(c) for c in self.classifier.classes_)
-        self._words, self._chars = (t for _, t in self.vectorizer.transformer_list)
+        self._intercept = np.asarray(self.classifier.intercept_, dtype=float)
+        coef_t = np.asarray(self.classifier.coef_, dtype=float).T
+        # Per vectorizer: its analyzer, each known n-gram's row, and each
+        # row's idf weight and coefficients (one score per meaning).
+        self._parts = []
+        offset = 0
+        for _, vectorizer in self.vectorizer.transformer_list:
+            size = len(vectorizer.vocabulary_)
+            rows = coef_t[offset : offset + size]
+            self._parts.append(
+                (
+                    vectorizer.build_analyzer(),
+                    dict(vectorizer.vocabulary_),
+                    np.asarray(vectorizer.idf_, dtype=float),
+                    np.ascontiguousarray(rows),
+                )
+            )
+            offset += size
+
+    def scores(self, text: str) -> Any:
+        """One score per meaning (in `meanings` order), or None when not one
+        word of `text` was ever seen in training."""
+        import numpy as np
+
+        text = features(text)
+        total = self._intercept.copy()
+        for number, (analyze, vocabulary, idf, rows) in enumerate(self._parts):
+            counts: dict[int, int] = {}
+            for gram in analyze(text):
+                column = vocabulary.get(gram)
+                if column is not None:
+                    counts[column] = counts.get(column, 0) + 1
+            if not counts:
+                if number == 0:
+                    return None
+                continue
+            columns = np.fromiter(counts, dtype=np.intp, count=len(counts))
+            weights = np.fromiter(counts.values(), dtype=float, count=len(counts))
+            weights = (1.0 + np.log(weights)) * idf[columns]
+            weights /= np.sqrt(weights @ weights)
+            total += weights @ rows[columns]
+        return total
+
+    def sklearn_scores(self, text: str) -> Any:
+        """The same scores through scikit-learn (slower; for the tests)."""
+        import numpy as np
+
+        return np.asarray(
+            self.classifier.decision_function(self.vectorizer.transform([features(text)]))
+        )[0]
 
     def guess(self, text: str) -> Guess:
         import numpy as np
-        from scipy.sparse import hstack
 
-        # The scores straight from the coefficients: sklearn's own checks on
-        # one short row cost more than the arithmetic.
-        text = features(text)
-        words = self._words.transform([text])
-        if words.nnz == 0:
+        scores = self.scores(text)
+        if scores is None:
             # Not one word it has ever seen: it has no opinion.
             return Guess("not_an_answer", 0.0)
-        row = hstack([words, self._chars.transform([text])], format="csr")
-        scores = np.asarray(row @ self._coef_t).ravel() + self._intercept
-        weights = np.exp(self.SHARPNESS * (scores - scores.max()))
-        probabilities = weights / weights.sum()
-        ranked = sorted(
-            zip(self.meanings, (float(p) for p in probabilities), strict=True),
-            key=lambda mp: -mp[1],
-        )
+        weights = np.exp(self.settings.sharpness * (scores - scores.max()))
+        probabilities = (weights / weights.sum()).tolist()
+        ranked = sorted(zip(self.meanings, probabilities, strict=True), key=lambda mp: -mp[1])
         return Guess(ranked[0][0], ranked[0][1], tuple(ranked))
 
 
@@ -202,9 +271,10 @@ class Understanding:
     """One language's classifiers, trained on first use (or `warm()` at
     start-up) from a fixed set of examples."""
 
-    def __init__(self, language: str, examples: Iterable[Example]):
+    def __init__(self, language: str, examples: Iterable[Example], settings: Settings = SETTINGS):
         self.language = language
         self.examples: tuple[Example, ...] = tuple(examples)
+        self.settings = settings
         self._models: dict[str, StepModel] | None = None
         self._lock = threading.Lock()
 
@@ -217,7 +287,7 @@ class Understanding:
             with self._lock:
                 if self._models is None:
                     self._models = {
-                        step: StepModel([e for e in self.examples if e.step == step])
+                        step: StepModel([e for e in self.examples if e.step == step], self.settings)
                         for step in STEP_MEANINGS
                         if any(e.step == step for e in self.examples)
                     }

@@ -112,10 +112,22 @@ def split_file(prompts_dir: str | Path, language: str, split: str) -> Path:
     return data_dir(prompts_dir) / f"{language}.{split}.txt"
 
 
+def split_files(prompts_dir: str | Path, language: str, split: str) -> list[Path]:
+    """The files of one split: `<lang>.<split>.txt`, then any later parts
+    `<lang>.<split>.2.txt`, ... (a split grows by adding files, never by
+    rewriting the first)."""
+    first = split_file(prompts_dir, language, split)
+    later = sorted(
+        data_dir(prompts_dir).glob(f"{language}.{split}.*.txt"),
+        key=lambda p: (len(p.name), p.name),
+    )
+    return [p for p in (first, *later) if p.exists()]
+
+
 def examples_of(prompts_dir: str | Path, language: str, split: str) -> list[Example]:
-    """One split's phrasings ("train" or "test"); none if the file is absent."""
-    path = split_file(prompts_dir, language, split)
-    return read_examples(path) if path.exists() else []
+    """One split's phrasings ("train" or "test"), all its files; none if
+    there are none."""
+    return [e for path in split_files(prompts_dir, language, split) for e in read_examples(path)]
 
 
 def vocabulary_examples(vocab: Vocabulary) -> list[Example]:

@@ -65,6 +65,25 @@ def test_the_issues_phrasings_are_understood(step: str, said: str, meaning: str)
     assert (got.meaning, got.sure) == (meaning, True)
 
 
+@pytest.mark.parametrize(
+    ("step", "said", "meaning"),
+    [
+        ("reason", "nunca encuentro el momento para usarlo", "unused"),
+        ("reason", "mi presupuesto no da para esto", "too_expensive"),
+        ("reason", "la oferta de ellos le gana a la suya", "switched_service"),
+        ("reason", "el sonido se va la mitad del tiempo", "low_quality"),
+        ("reason", "no tiene control para padres", "missing_features"),
+        ("reason", "necesito platicar esto con alguien", "agent"),
+        ("offer", "ándale pues", "yes"),
+        ("offer", "cuenten conmigo", "yes"),
+        ("offer", "prefiero que no", "no"),
+    ],
+)
+def test_the_issues_phrasings_are_understood_in_spanish(step: str, said: str, meaning: str) -> None:
+    got = evaluation.understand(CATALOG, "es-US", step, said)
+    assert (got.meaning, got.sure) == (meaning, True)
+
+
 @pytest.mark.parametrize("said", ["I'm not sure", "hold on", "um let me think", "I don't know"])
 @pytest.mark.parametrize("step", ["reason", "offer", "confirm"])
 def test_hesitation_is_never_an_answer(step: str, said: str) -> None:

@@ -158,11 +158,11 @@ class Settings:
 
     word_ngrams: tuple[int, int] = (1, 2)
     char_ngrams: tuple[int, int] = (2, 5)
-    char_analyzer: str = "char"  # or "char_wb": n-grams inside word boundaries
+    char_analyzer: str = "char_wb"  # n-grams inside word boundaries (or "char": across them)
     c: float = 1.0  # the linear SVM's regularisation (higher: fits the data closer)
     balanced: bool = False  # weigh meanings inversely to how many phrasings each has
     # How sharply the softmax reads the scores' differences.
-    sharpness: float = 4.0
+    sharpness: float = 12.0
 
 
 SETTINGS = Settings()

@@ -7,6 +7,7 @@ Run: .venv/bin/python bench/understanding.py"""
 
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import sys
@@ -23,7 +24,9 @@ from ivr.language.understanding import Understanding, examples_of  # noqa: E402
 from ivr.prompts import Catalog, load_baseline  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent / "voice_prompts"
-ROUNDS = 20
+parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+parser.add_argument("--rounds", type=int, default=20, help="times each phrasing is understood")
+ROUNDS = parser.parse_args().rounds
 
 
 def figures(times: list[tuple[float, float]]) -> str:

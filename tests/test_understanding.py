@@ -18,6 +18,7 @@ from ivr.language.understanding import (
     examples_of,
     features,
     read_examples,
+    split_files,
 )
 from ivr.prompts import Catalog, load_baseline
 from ivr.simulator import simulate_call
@@ -33,8 +34,35 @@ def test_accuracy_on_the_test_split_keeps_its_floor(language: str) -> None:
     floors = evaluation.floors(PROMPTS_DIR)[language]
     reports = evaluation.evaluate(CATALOG, PROMPTS_DIR, language)
     assert set(reports) == {"reason", "yes_no"}
+    files = {p.name for p in split_files(PROMPTS_DIR, language, "test")}
     for step, report in reports.items():
         assert report.accuracy >= floors[step], (step, report.accuracy, report.wrong)
+        # Every file of the split is measured, each phrasing once.
+        assert set(report.file_total) == files
+        assert sum(report.file_total.values()) == report.total
+
+
+def test_cross_validation_reads_the_training_split_alone(tmp_path: Path) -> None:
+    import shutil
+
+    prompts = tmp_path / "voice_prompts"
+    shutil.copytree(PROMPTS_DIR, prompts)
+    for path in split_files(prompts, "es-US", "test"):
+        path.write_text("[reason maybe]\nnot a test phrasing\n", encoding="utf-8")
+    train = examples_of(prompts, "es-US", "train")
+    reports = evaluation.validate(CATALOG, prompts, "es-US", folds=3)
+    for step, report in reports.items():
+        assert report.total == sum(e.step == step for e in train)
+        assert report.accuracy > 0.6  # the folds learn: far above chance
+
+
+def test_folds_deal_out_each_meaning_evenly() -> None:
+    train = examples_of(PROMPTS_DIR, "en-US", "train")
+    parts = evaluation.folds_of(train, 5)
+    assert sorted(map(id, (e for p in parts for e in p))) == sorted(map(id, train))
+    for key in {(e.step, e.meaning) for e in train}:
+        counts = [sum((e.step, e.meaning) == key for e in p) for p in parts]
+        assert max(counts) - min(counts) <= 1, (key, counts)
 
 
 @pytest.mark.parametrize("language", ["en-US", "es-US"])

@@ -89,6 +89,14 @@ def eval_command(language: str | None, as_json: bool, folds: int | None) -> None
                 f' ({report.asked} after "did you say ...?"; classifier alone'
                 f" {report.model_accuracy:.1%})"
             )
+            if len(report.file_total) > 1:
+                click.echo(
+                    "  by file: "
+                    + "; ".join(
+                        f"{name} {f['accuracy']:.1%} of {f['phrasings']}"
+                        for name, f in report.by_file().items()
+                    )
+                )
             for line in evaluation.confusion_table(report):
                 click.echo("  " + line)
             for w in report.wrong:

@@ -17,6 +17,8 @@ from .understanding import (
     Settings,
     Understanding,
     examples_of,
+    read_examples,
+    split_files,
     vocabulary_examples,
 )
 
@@ -80,6 +82,15 @@ class StepReport:
     model_right: int = 0  # the classifier alone
     confusion: Counter[tuple[str, str]] = field(default_factory=Counter)
     wrong: list[dict[str, Any]] = field(default_factory=list)
+    # Phrasings and right answers per file of the split.
+    file_total: Counter[str] = field(default_factory=Counter)
+    file_right: Counter[str] = field(default_factory=Counter)
+
+    def by_file(self) -> dict[str, dict[str, Any]]:
+        return {
+            name: {"phrasings": n, "accuracy": round(self.file_right[name] / n, 4)}
+            for name, n in self.file_total.items()
+        }
 
     @property
     def accuracy(self) -> float:
@@ -100,28 +111,38 @@ class StepReport:
                 f"{label} -> {got}": n for (label, got), n in sorted(self.confusion.items())
             },
             "wrong": self.wrong,
+            "by_file": self.by_file(),
         }
 
 
 def evaluate(
     catalog: Any, prompts_dir: str | Path, language: str, split: str = "test"
 ) -> dict[str, StepReport]:
+    """Each phrasing of the split tried at its step, as in a call; the
+    figures per step, and per file of the split."""
     reports: dict[str, StepReport] = {}
-    _tally(catalog, language, examples_of(prompts_dir, language, split), reports)
+    for path in split_files(prompts_dir, language, split):
+        _tally(catalog, language, read_examples(path), reports, path.name)
     return reports
 
 
 def _tally(
-    catalog: Any, language: str, examples: Sequence[Example], reports: dict[str, StepReport]
+    catalog: Any,
+    language: str,
+    examples: Sequence[Example],
+    reports: dict[str, StepReport],
+    source: str = "",
 ) -> None:
     for example in examples:
         report = reports.setdefault(example.step, StepReport(example.step))
         got = understand(catalog, language, example.step, example.text)
         report.total += 1
+        report.file_total[source] += 1
         report.confusion[(example.meaning, got.meaning)] += 1
         report.model_right += got.model == example.meaning
         if got.meaning == example.meaning:
             report.right += 1
+            report.file_right[source] += 1
             report.asked += not got.sure
         else:
             report.wrong.append(
@@ -172,7 +193,7 @@ def validate(
         packs[language] = replace(
             pack, vocabulary=replace(pack.vocabulary, understanding=understanding)
         )
-        _tally(replace(catalog, packs=packs), language, part, reports)
+        _tally(replace(catalog, packs=packs), language, part, reports, "cross-validation")
     return reports
 
 

@@ -503,7 +503,24 @@ def _two_ways(
             return guess
     if intent is None or intent in PAUSES:
         return _not_an_answer(answer, state, world)
+    if trained and _off_topic(answer, state, world):
+        # "The rockets kept me up, no sleep at all": a yes or no word in a
+        # sentence about something else answers nothing.
+        return _not_an_answer(answer, state, world)
     return Meaning(intent, answer.speech, _confident(answer, world))
+
+
+def _off_topic(answer: Answer, state: CallState, world: World) -> bool:
+    """A sentence (not a word or two) that the trained understanding is sure
+    answers nothing, whatever yes or no word the rules find in it."""
+    if len(content_words(answer.speech, world.vocabulary(state.language))) < MIN_OWN_WORDS:
+        return False
+    guess = _trained_guess(answer, state, world)
+    return (
+        guess is not None
+        and guess.meaning == "not_an_answer"
+        and guess.confidence >= TRAINED_CONFIDENT
+    )
 
 
 def _interpret_offer(answer: Answer, state: CallState, world: World) -> Meaning | None:

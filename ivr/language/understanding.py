@@ -79,6 +79,9 @@ class Guess:
     confidence: float
     # Every meaning of the step with its probability, likeliest first.
     ranked: tuple[tuple[str, float], ...] = ()
+    # How like the nearest training phrasing of `meaning` the words are
+    # (cosine of the tf-idf features, 0 to 1); None when not measured.
+    likeness: float | None = None
 
 
 def data_dir(prompts_dir: str | Path) -> Path:
@@ -163,6 +166,13 @@ class Settings:
     balanced: bool = False  # weigh meanings inversely to how many phrasings each has
     # How sharply the softmax reads the scores' differences.
     sharpness: float = 12.0
+    # The out-of-domain gate, per step: below this likeness to the nearest
+    # training phrasing of the meaning it would give, the classifier has no
+    # opinion (docs/understanding.md, "Words unlike anything it learnt").
+    min_likeness: tuple[tuple[str, float], ...] = (("reason", 0.2), ("yes_no", 0.15))
+
+    def likeness_floor(self, step: str) -> float:
+        return dict(self.min_likeness).get(step, 0.0)
 
 
 SETTINGS = Settings()
@@ -180,13 +190,14 @@ class StepModel:
     per-call checks and sparse matrices (tests/test_understanding.py holds
     the two to the same answers)."""
 
-    def __init__(self, examples: Sequence[Example], settings: Settings = SETTINGS):
+    def __init__(self, examples: Sequence[Example], settings: Settings = SETTINGS, step: str = ""):
         import numpy as np
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.pipeline import FeatureUnion
         from sklearn.svm import LinearSVC
 
         self.settings = settings
+        self.min_likeness = settings.likeness_floor(step)
         texts = [features(e.text) for e in examples]
         labels = [e.meaning for e in examples]
         self.vectorizer = FeatureUnion(
@@ -210,6 +221,7 @@ class StepModel:
             ]
         )
         matrix = self.vectorizer.fit_transform(texts)
+        self._size = len(texts)
         self.classifier = LinearSVC(
             C=settings.c, class_weight="balanced" if settings.balanced else None
         )
@@ -220,6 +232,11 @@ class StepModel:
         # Per vectorizer: its analyzer, each known n-gram's row, and each
         # row's idf weight and coefficients (one score per meaning).
         self._parts = []
+        # Per vectorizer too, the training phrasings' vectors by n-gram (an
+        # inverted index: which phrasings hold each n-gram, and its weight
+        # there) and the weight of an n-gram no phrasing holds.
+        self._phrasings = []
+        by_gram = matrix.tocsc()
         offset = 0
         for _, vectorizer in self.vectorizer.transformer_list:
             size = len(vectorizer.vocabulary_)
@@ -232,31 +249,107 @@ class StepModel:
                     np.ascontiguousarray(rows),
                 )
             )
+            block = by_gram[:, offset : offset + size]
+            block.sort_indices()
+            unseen_idf = float(np.log((1 + len(texts)) / 1) + 1)  # smooth idf, in no phrasing
+            self._phrasings.append(
+                (
+                    np.asarray(block.indptr),
+                    np.asarray(block.indices),
+                    np.asarray(block.data, dtype=float),
+                    unseen_idf,
+                )
+            )
             offset += size
+        # Which training phrasings say each meaning.
+        self._of_meaning = {
+            meaning: np.fromiter(
+                (i for i, label in enumerate(labels) if label == meaning), dtype=np.intp
+            )
+            for meaning in self.meanings
+        }
 
-    def scores(self, text: str) -> Any:
-        """One score per meaning (in `meanings` order), or None when not one
-        word of `text` was ever seen in training."""
+    def _vectors(self, text: str) -> list[tuple[Any, Any, float]] | None:
+        """Per vectorizer, the utterance's known n-grams (columns) with their
+        tf-idf weights as scikit-learn gives them (normalised over the known
+        ones), and the norm those weights would have counting the n-grams no
+        training phrasing holds too (1.0 when all are known). None when not
+        one word of `text` was ever seen in training."""
         import numpy as np
 
         text = features(text)
-        total = self._intercept.copy()
-        for number, (analyze, vocabulary, idf, rows) in enumerate(self._parts):
+        out = []
+        for number, ((analyze, vocabulary, idf, _), (*_, unseen_idf)) in enumerate(
+            zip(self._parts, self._phrasings, strict=True)
+        ):
             counts: dict[int, int] = {}
+            unseen: dict[str, int] = {}
             for gram in analyze(text):
                 column = vocabulary.get(gram)
                 if column is not None:
                     counts[column] = counts.get(column, 0) + 1
+                else:
+                    unseen[gram] = unseen.get(gram, 0) + 1
             if not counts:
                 if number == 0:
                     return None
+                out.append((None, None, 0.0))
                 continue
             columns = np.fromiter(counts, dtype=np.intp, count=len(counts))
             weights = np.fromiter(counts.values(), dtype=float, count=len(counts))
             weights = (1.0 + np.log(weights)) * idf[columns]
-            weights /= np.sqrt(weights @ weights)
-            total += weights @ rows[columns]
+            known = float(np.sqrt(weights @ weights))
+            weights /= known
+            extra = sum((1.0 + np.log(n)) ** 2 for n in unseen.values()) * unseen_idf**2
+            out.append((columns, weights, known / float(np.sqrt(known**2 + extra))))
+        return out
+
+    def scores(self, text: str) -> Any:
+        """One score per meaning (in `meanings` order), or None when not one
+        word of `text` was ever seen in training."""
+        vectors = self._vectors(text)
+        return None if vectors is None else self._scores(vectors)
+
+    def _scores(self, vectors: list[tuple[Any, Any, float]]) -> Any:
+        total = self._intercept.copy()
+        for (columns, weights, _), (*_, rows) in zip(vectors, self._parts, strict=True):
+            if columns is not None:
+                total += weights @ rows[columns]
         return total
+
+    def likeness(self, text: str, meaning: str) -> float:
+        """The cosine similarity of the utterance to the nearest training
+        phrasing of `meaning`, in the classifier's own features (word and
+        character n-grams, each half of the vector), counting the n-grams no
+        training phrasing holds: words it never saw make it less alike."""
+        vectors = self._vectors(text)
+        return 0.0 if vectors is None else self._likeness(vectors, meaning)
+
+    def _likeness(self, vectors: list[tuple[Any, Any, float]], meaning: str) -> float:
+        import numpy as np
+
+        rows = self._of_meaning.get(meaning)
+        if rows is None or not len(rows):
+            return 0.0
+        similarity = np.zeros(self._size)
+        parts = 0
+        for (columns, weights, share), (indptr, indices, data, _) in zip(
+            vectors, self._phrasings, strict=True
+        ):
+            parts += 1
+            if columns is None:
+                continue
+            starts, ends = indptr[columns], indptr[columns + 1]
+            lengths = ends - starts
+            if not lengths.sum():
+                continue
+            # Every (phrasing, weight) entry of the utterance's n-grams.
+            at = np.repeat(ends - lengths.cumsum(), lengths) + np.arange(lengths.sum())
+            gram_weight = np.repeat(weights * share, lengths)
+            similarity += np.bincount(
+                indices[at], weights=data[at] * gram_weight, minlength=self._size
+            )
+        return float(similarity[rows].max()) / parts
 
     def sklearn_scores(self, text: str) -> Any:
         """The same scores through scikit-learn (slower; for the tests)."""
@@ -269,14 +362,23 @@ class StepModel:
     def guess(self, text: str) -> Guess:
         import numpy as np
 
-        scores = self.scores(text)
-        if scores is None:
+        vectors = self._vectors(text)
+        if vectors is None:
             # Not one word it has ever seen: it has no opinion.
             return Guess("not_an_answer", 0.0)
+        scores = self._scores(vectors)
         weights = np.exp(self.settings.sharpness * (scores - scores.max()))
         probabilities = (weights / weights.sum()).tolist()
         ranked = sorted(zip(self.meanings, probabilities, strict=True), key=lambda mp: -mp[1])
-        return Guess(ranked[0][0], ranked[0][1], tuple(ranked))
+        meaning, confidence = ranked[0]
+        if meaning == "not_an_answer":
+            return Guess(meaning, confidence, tuple(ranked))
+        likeness = self._likeness(vectors, meaning)
+        if likeness < self.min_likeness:
+            # Unlike every phrasing it learnt this meaning from: however its
+            # scores fall, it has no opinion (the rules decide alone).
+            return Guess("not_an_answer", 0.0, tuple(ranked), likeness)
+        return Guess(meaning, confidence, tuple(ranked), likeness)
 
 
 class Understanding:
@@ -299,7 +401,9 @@ class Understanding:
             with self._lock:
                 if self._models is None:
                     self._models = {
-                        step: StepModel([e for e in self.examples if e.step == step], self.settings)
+                        step: StepModel(
+                            [e for e in self.examples if e.step == step], self.settings, step
+                        )
                         for step in STEP_MEANINGS
                         if any(e.step == step for e in self.examples)
                     }

@@ -503,7 +503,7 @@ def _two_ways(
             return guess
     if intent is None or intent in PAUSES:
         return _not_an_answer(answer, state, world)
-    if trained and _off_topic(answer, state, world):
+    if _off_topic(answer, state, world):
         # "The rockets kept me up, no sleep at all": a yes or no word in a
         # sentence about something else answers nothing.
         return _not_an_answer(answer, state, world)
@@ -511,11 +511,15 @@ def _two_ways(
 
 
 def _off_topic(answer: Answer, state: CallState, world: World) -> bool:
-    """A sentence (not a word or two) that the trained understanding is sure
-    answers nothing, whatever yes or no word the rules find in it."""
-    if len(content_words(answer.speech, world.vocabulary(state.language))) < MIN_OWN_WORDS:
+    """A sentence (not a word or two) that the trained understanding of yes
+    and no is sure answers nothing, whatever yes or no word the rules find
+    in it (at every two-way question, the explicit cancel's too)."""
+    vocab = world.vocabulary(state.language)
+    if vocab.understanding is None or answer.kind != "speech":
         return False
-    guess = _trained_guess(answer, state, world)
+    if len(content_words(answer.speech, vocab)) < MIN_OWN_WORDS:
+        return False
+    guess = vocab.understanding.guess("yes_no", answer.speech)
     return (
         guess is not None
         and guess.meaning == "not_an_answer"

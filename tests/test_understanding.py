@@ -315,3 +315,14 @@ def test_understand_test_prints_meaning_and_confidence(app: Flask) -> None:
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
     assert out["meaning"] == "yes" and out["sure"] is True and out["confidence"] > 0.5
+    assert out["likeliest"] == "yes" and 0.15 <= out["likeness"] <= 1
+
+
+def test_understand_test_prints_the_likeness_too(app: Flask) -> None:
+    result = app.test_cli_runner().invoke(
+        args=["ivr", "understand", "test", "count me in", "--lang", "en-US", "--step", "offer"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "yes (sure; classifier: yes, confidence 1.00; likeness to the nearest yes" in (
+        result.output
+    )

@@ -135,6 +135,8 @@ def test_command(phrase: str, language: str, step: str, as_json: bool) -> None:
                     "sure": got.sure,
                     "classifier": got.model,
                     "confidence": got.confidence,
+                    "likeliest": got.likeliest,
+                    "likeness": got.likeness,
                 },
                 ensure_ascii=False,
             )
@@ -142,7 +144,12 @@ def test_command(phrase: str, language: str, step: str, as_json: bool) -> None:
         return
     how = "sure" if got.sure else 'asks "did you say ...?" first'
     conf = f"{got.confidence:.2f}" if got.confidence is not None else "-"
-    click.echo(f"{got.meaning} ({how}; classifier: {got.model}, confidence {conf})")
+    like = (
+        f"; likeness to the nearest {got.likeliest} phrasing {got.likeness:.2f}"
+        if got.likeness is not None
+        else ""
+    )
+    click.echo(f"{got.meaning} ({how}; classifier: {got.model}, confidence {conf}{like})")
 
 
 @understand_group.command("teach")

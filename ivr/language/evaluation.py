@@ -34,6 +34,10 @@ class Understood:
     sure: bool  # False: it asks "did you say ...?" first
     model: str | None  # what the trained classifier alone says
     confidence: float | None  # and how sure it is
+    # How like the nearest training phrasing of the likeliest meaning
+    # (below the step's floor the classifier has no opinion).
+    likeness: float | None = None
+    likeliest: str | None = None  # the classifier's likeliest meaning, before the gate
 
 
 class _World:
@@ -64,7 +68,10 @@ def understand(
     state = CallState(step=step, language=language, verified=True)
     answer = Answer("speech", speech=phrase, confidence=HEARD_CLEARLY)
     guess = steps._trained_guess(answer, state, world)
-    model = (guess.meaning, guess.confidence) if guess else (None, None)
+    model: tuple[Any, ...] = (None, None, None, None)
+    if guess is not None:
+        likeliest = guess.ranked[0][0] if guess.ranked else None
+        model = (guess.meaning, guess.confidence, guess.likeness, likeliest)
     if steps._wants_agent(answer, state, world):
         return Understood("agent", True, *model)
     meaning = steps.STEPS[step].interpret(answer, state, world)

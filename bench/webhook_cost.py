@@ -3,6 +3,7 @@
     python bench/webhook_cost.py                   # 300 keypad cancellations on PostgreSQL
     python bench/webhook_cost.py --calls 1000 --profile    # and where the time goes (cProfile)
     python bench/webhook_cost.py --sqlite          # on a SQLite file instead
+    python bench/webhook_cost.py --speech          # the same call in words (the understanding runs)
 
 No HTTP and no concurrency: each call is placed by the simulator through
 Flask's test client, so the figures are the app's own work per webhook (the
@@ -39,6 +40,9 @@ from load import (  # noqa: E402  (bench/ is on the path: this script's folder)
 
 from ivr.simulator import CallSimulator, FlaskTransport, ScriptedCaller  # noqa: E402
 
+# The same cancellation as ANSWERS with the reason and the decline in words.
+SPOKEN = ("1234", "honestly thirty bucks a month is just too much for me", "no thanks")
+
 
 class Counted:
     """Wraps the transport: time spent in the app, per webhook."""
@@ -70,6 +74,11 @@ def main() -> None:
     )
     parser.add_argument("--sqlite", action="store_true", help="use a SQLite file instead")
     parser.add_argument("--profile", action="store_true", help="print the top of a cProfile")
+    parser.add_argument(
+        "--speech",
+        action="store_true",
+        help="the reason and the offer's answer in words, so the trained understanding runs",
+    )
     args = parser.parse_args()
 
     total = args.warmup + args.calls
@@ -115,7 +124,7 @@ def measure(database_url: str, args: argparse.Namespace) -> None:
             transport,
             base_url=PUBLIC_BASE_URL,
             auth_token=token,
-            caller=ScriptedCaller(ANSWERS),
+            caller=ScriptedCaller(SPOKEN if args.speech else ANSWERS),
             from_number=phone(i),
         ).run()
         if not transcript.ok:
@@ -144,7 +153,8 @@ def measure(database_url: str, args: argparse.Namespace) -> None:
         if ended != {"cancelled": len(call_sids)}:
             raise SystemExit(f"not every call was cancelled: {dict(ended)}")
     kind = "SQLite" if database_url.startswith("sqlite") else "PostgreSQL"
-    print(f"{args.calls} keypad cancellations on {kind}, {n} webhooks, serially in one process")
+    how = "spoken" if args.speech else "keypad"
+    print(f"{args.calls} {how} cancellations on {kind}, {n} webhooks, serially in one process")
     print(
         f"  app, per webhook:      {counted.cpu / n * 1000:6.2f} ms CPU, "
         f"{counted.wall / n * 1000:6.2f} ms wall (CPU + waiting on the database)"

@@ -1011,3 +1011,106 @@ def test_leaving_it_cancelled_with_nothing_active_says_goodbye() -> None:
     d = call(keys("2"))
     assert d.state.outcome == "no_subscription" and not d.effects
     assert keys_of(d) == ["way_back_left"]
+
+
+# --- off-topic words never change a subscription ---------------------------------------
+# Written for this test: none is a training phrasing (checked below), and
+# none is in the off-topic sentences the classifier learnt from.
+OFF_TOPIC = {
+    "en-US": [
+        "my sister makes the best apple pie",
+        "it's been snowing since Monday",
+        "the quarterback threw three interceptions",
+        "the hospital drama had a twist last night",
+        "the hamster escaped from its cage",
+        "we're repainting the porch this weekend",
+        "my grandson plays the trumpet",
+        "the bakery sells fresh bagels",
+        "there's a hailstorm coming",
+        "and so the lady at the",
+        "the thing I was telling you about the",
+        "grandpa is grilling burgers in the backyard",
+        "the dog won't stop barking at the mailman",
+    ],
+    "es-US": [
+        "mi hermana hace el mejor pastel de manzana",
+        "está nevando desde el lunes",
+        "el portero atajó tres penales",
+        "la telenovela tuvo un final triste",
+        "el hámster se escapó de la jaula",
+        "vamos a pintar el porche",
+        "mi nieto toca la trompeta",
+        "en la panadería venden conchas frescas",
+        "viene una granizada",
+        "y entonces la señora de la",
+        "lo que le contaba del",
+        "mañana hay carne asada en el parque",
+        "el perro no deja de ladrar al cartero",
+    ],
+}
+# Who calls in each language, with the PIN.
+CALLERS = {"en-US": ("+15550100001", "1234"), "es-US": ("+15550100004", "2468")}
+CHANGES = (Cancel, ApplyOffer, Reinstate)
+
+
+def off_topic_cases() -> list[tuple[str, str]]:
+    return [(lang, s) for lang, sentences in OFF_TOPIC.items() for s in sentences]
+
+
+def test_the_off_topic_sentences_are_not_training_phrasings() -> None:
+    from ivr.language.understanding import examples_of
+
+    for language, sentences in OFF_TOPIC.items():
+        trained = {
+            e.text.lower() for e in examples_of(PROJECT_ROOT / "voice_prompts", language, "train")
+        }
+        assert not trained & {s.lower() for s in sentences}
+
+
+def calling_in(language: str) -> Call:
+    caller, pin = CALLERS[language]
+    call = Call(caller)
+    call(keys(pin))
+    assert call.state.verified and call.state.language == language
+    return call
+
+
+def asked_again(d: Decision, step: str) -> None:
+    """No answer: nothing changed, the same question asked again (counted)."""
+    assert not [e for e in d.effects if isinstance(e, CHANGES)]
+    assert d.state.step == step and d.state.outcome == "in_progress"
+    assert d.state.misses >= 1
+    assert d.understood and d.understood["meaning"] in ("not_understood", "not_an_answer")
+
+
+@pytest.mark.parametrize(("language", "sentence"), off_topic_cases())
+def test_off_topic_words_at_the_offer_neither_accept_nor_cancel(
+    language: str, sentence: str
+) -> None:
+    call = calling_in(language)
+    call(keys("1"))
+    assert call.state.step == "offer"
+    asked_again(call(said(sentence)), "offer")
+    assert call.state.offer_accepted is None
+
+
+@pytest.mark.parametrize(("language", "sentence"), off_topic_cases())
+def test_off_topic_words_at_did_you_say_are_no_answer(language: str, sentence: str) -> None:
+    call = calling_in(language)
+    call(keys("1"))
+    d = call(said("no" if language == "en-US" else "no gracias", confidence=0.2))
+    assert d.state.step == "confirm" and d.state.pending["value"] == "no"
+    asked_again(call(said(sentence)), "confirm")
+
+
+@pytest.mark.parametrize(("language", "sentence"), off_topic_cases())
+def test_off_topic_words_at_the_explicit_cancel_are_no_answer(language: str, sentence: str) -> None:
+    call = calling_in(language)
+    call(keys("9"))  # no reason: "cancel? press 1"
+    assert call.state.step == "confirm_cancel"
+    asked_again(call(said(sentence)), "confirm_cancel")
+    # Twice more: the line gives up on the question, and still cancels nothing.
+    for _ in range(3):
+        d = call(said(sentence))
+        assert not [e for e in d.effects if isinstance(e, CHANGES)]
+    assert call.state.outcome != "cancelled"

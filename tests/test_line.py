@@ -405,3 +405,21 @@ def test_hanging_up_at_any_step_changes_nothing_not_yet_confirmed(
     assert cancelled == (answers == ["1234", "1", "2"]), t.outcome
     status = subscription(app, "Premium", "100001").status
     assert status == ("cancelled" if cancelled else "active")
+
+
+@pytest.mark.parametrize(
+    ("caller", "pin", "account", "sentence"),
+    [
+        (ADA, "1234", "100001", "it's been snowing since Monday"),
+        (JUANA, "2468", "100004", "el portero atajó tres penales"),
+    ],
+)
+def test_off_topic_words_at_the_offer_change_nothing(
+    app: Flask, caller: str, pin: str, account: str, sentence: str
+) -> None:
+    # Said three times at the offer (words the line never learnt): asked
+    # again each time, then the line gives up; the subscription is untouched.
+    t = simulate_call(app, [pin, "1", sentence, sentence, sentence], from_number=caller)
+    assert t.outcome not in ("cancelled", "saved")
+    assert t.record["offer_accepted"] is None
+    assert subscription(app, "Premium", account).status == "active"

@@ -5,6 +5,7 @@ worker at the next call, undone by a rollback."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,14 @@ from flask import Flask
 
 from ivr.flow.types import Answer, CallState
 from ivr.language import evaluation, teaching
-from ivr.language.understanding import examples_of, read_examples
+from ivr.language.understanding import (
+    STEP_MEANINGS,
+    Example,
+    examples_of,
+    features,
+    read_examples,
+    split_files,
+)
 from ivr.prompts import Catalog, load_baseline
 from ivr.simulator import simulate_call
 
@@ -27,8 +35,35 @@ def test_accuracy_on_the_test_split_keeps_its_floor(language: str) -> None:
     floors = evaluation.floors(PROMPTS_DIR)[language]
     reports = evaluation.evaluate(CATALOG, PROMPTS_DIR, language)
     assert set(reports) == {"reason", "yes_no"}
+    files = {p.name for p in split_files(PROMPTS_DIR, language, "test")}
     for step, report in reports.items():
         assert report.accuracy >= floors[step], (step, report.accuracy, report.wrong)
+        # Every file of the split is measured, each phrasing once.
+        assert set(report.file_total) == files
+        assert sum(report.file_total.values()) == report.total
+
+
+def test_cross_validation_reads_the_training_split_alone(tmp_path: Path) -> None:
+    import shutil
+
+    prompts = tmp_path / "voice_prompts"
+    shutil.copytree(PROMPTS_DIR, prompts)
+    for path in split_files(prompts, "es-US", "test"):
+        path.write_text("[reason maybe]\nnot a test phrasing\n", encoding="utf-8")
+    train = examples_of(prompts, "es-US", "train")
+    reports = evaluation.validate(CATALOG, prompts, "es-US", folds=3)
+    for step, report in reports.items():
+        assert report.total == sum(e.step == step for e in train)
+        assert report.accuracy > 0.6  # the folds learn: far above chance
+
+
+def test_folds_deal_out_each_meaning_evenly() -> None:
+    train = examples_of(PROMPTS_DIR, "en-US", "train")
+    parts = evaluation.folds_of(train, 5)
+    assert sorted(map(id, (e for p in parts for e in p))) == sorted(map(id, train))
+    for key in {(e.step, e.meaning) for e in train}:
+        counts = [sum((e.step, e.meaning) == key for e in p) for p in parts]
+        assert max(counts) - min(counts) <= 1, (key, counts)
 
 
 @pytest.mark.parametrize("language", ["en-US", "es-US"])
@@ -59,15 +94,103 @@ def test_the_issues_phrasings_are_understood(step: str, said: str, meaning: str)
     assert (got.meaning, got.sure) == (meaning, True)
 
 
+@pytest.mark.parametrize(
+    ("step", "said", "meaning"),
+    [
+        ("reason", "nunca encuentro el momento para usarlo", "unused"),
+        ("reason", "mi presupuesto no da para esto", "too_expensive"),
+        ("reason", "la oferta de ellos le gana a la suya", "switched_service"),
+        ("reason", "el sonido se va la mitad del tiempo", "low_quality"),
+        ("reason", "no tiene control para padres", "missing_features"),
+        ("reason", "necesito platicar esto con alguien", "agent"),
+        ("offer", "ándale pues", "yes"),
+        ("offer", "cuenten conmigo", "yes"),
+        ("offer", "prefiero que no", "no"),
+    ],
+)
+def test_the_issues_phrasings_are_understood_in_spanish(step: str, said: str, meaning: str) -> None:
+    got = evaluation.understand(CATALOG, "es-US", step, said)
+    assert (got.meaning, got.sure) == (meaning, True)
+
+
 @pytest.mark.parametrize("said", ["I'm not sure", "hold on", "um let me think", "I don't know"])
 @pytest.mark.parametrize("step", ["reason", "offer", "confirm"])
 def test_hesitation_is_never_an_answer(step: str, said: str) -> None:
     assert evaluation.understand(CATALOG, "en-US", step, said).meaning == "not_an_answer"
 
 
+@pytest.mark.parametrize("language", ["en-US", "es-US"])
+def test_the_fast_scores_are_scikit_learns(language: str) -> None:
+    # The line scores an utterance from the fitted model's tables; scikit-learn
+    # itself must agree on every training phrasing and on words it never saw.
+    import numpy as np
+
+    understanding = PACKS[language].vocabulary.understanding.warm()
+    said = list(understanding.examples)
+    said += [Example(s, "", "zorp blivet, 30 dollars $29.99!") for s in STEP_MEANINGS]
+    assert len(said) > 600
+    for example in said:
+        model = understanding._trained()[example.step]
+        fast = model.scores(example.text)
+        slow = model.sklearn_scores(example.text)
+        if fast is None:  # no word ever seen: no opinion, and no word-features either
+            words = model.vectorizer.transformer_list[0][1]
+            assert not words.transform([features(example.text)]).nnz
+            continue
+        assert np.allclose(fast, slow, atol=1e-9), example
+        guess = model.guess(example.text)
+        assert guess.ranked[0][0] == model.meanings[int(np.argmax(slow))]
+        # The gate only ever withholds the likeliest meaning, never swaps it.
+        assert guess.meaning in (guess.ranked[0][0], "not_an_answer")
+
+
 def test_words_it_never_saw_get_no_opinion() -> None:
     guess = PACKS["en-US"].vocabulary.understanding.guess("yes_no", "zorp blivet")
     assert guess.confidence == 0.0
+
+
+@pytest.mark.parametrize("language", ["en-US", "es-US"])
+def test_likeness_is_the_cosine_to_the_nearest_phrasing_of_the_meaning(language: str) -> None:
+    # Checked against scikit-learn's own vectors, on phrasings whose n-grams
+    # are all known (each training phrasing, against every meaning).
+    import numpy as np
+
+    understanding = PACKS[language].vocabulary.understanding.warm()
+    for step, model in understanding._trained().items():
+        examples = [e for e in understanding.examples if e.step == step]
+        labels = np.array([e.meaning for e in examples])
+        vectors = model.vectorizer.transform([features(e.text) for e in examples])
+        for example in examples[::7]:
+            cosines = vectors @ model.vectorizer.transform([features(example.text)]).T
+            cosines = cosines.toarray().ravel() / 2  # two parts, each of norm 1
+            for meaning in model.meanings:
+                nearest = cosines[labels == meaning].max()
+                assert abs(model.likeness(example.text, meaning) - nearest) < 1e-9
+            assert abs(model.likeness(example.text, example.meaning) - 1.0) < 1e-9
+
+
+def test_words_it_never_saw_make_an_utterance_less_alike() -> None:
+    model = PACKS["en-US"].vocabulary.understanding._trained()["yes_no"]
+    assert model.likeness("count me in", "yes") > model.likeness("count me in zorp blivet", "yes")
+    assert model.likeness("zorp blivet", "yes") == 0.0
+
+
+def test_below_the_likeness_floor_the_classifier_has_no_opinion() -> None:
+    from ivr.language.understanding import SETTINGS, Understanding
+
+    examples = PACKS["en-US"].vocabulary.understanding.examples
+    said = "go on then"
+    open_ = Understanding("en-US", examples, replace(SETTINGS, min_likeness=())).guess(
+        "yes_no", said
+    )
+    assert open_ is not None and open_.meaning == "yes" and open_.likeness is not None
+    strict = (("yes_no", open_.likeness + 0.01),)
+    gated = Understanding("en-US", examples, replace(SETTINGS, min_likeness=strict)).guess(
+        "yes_no", said
+    )
+    assert gated is not None
+    assert (gated.meaning, gated.confidence) == ("not_an_answer", 0.0)
+    assert gated.ranked[0][0] == "yes"  # what it would have said, for the record
 
 
 def test_data_files_name_only_meanings_the_step_has(tmp_path: Path) -> None:
@@ -192,3 +315,14 @@ def test_understand_test_prints_meaning_and_confidence(app: Flask) -> None:
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
     assert out["meaning"] == "yes" and out["sure"] is True and out["confidence"] > 0.5
+    assert out["likeliest"] == "yes" and 0.15 <= out["likeness"] <= 1
+
+
+def test_understand_test_prints_the_likeness_too(app: Flask) -> None:
+    result = app.test_cli_runner().invoke(
+        args=["ivr", "understand", "test", "count me in", "--lang", "en-US", "--step", "offer"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "yes (sure; classifier: yes, confidence 1.00; likeness to the nearest yes" in (
+        result.output
+    )

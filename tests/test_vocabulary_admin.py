@@ -34,10 +34,11 @@ SIGN_IN = {ADA: ["1234"], "+15550100002": ["5678", "1"]}
 
 
 def asks_for_a_person(app: Flask, caller: str = ADA) -> bool:
-    """A caller who asks for "a supervisor" when asked why they cancel: put
+    """A caller who asks for "ombudsman" when asked why they cancel (a word
+    the trained understanding never saw: "get me a supervisor" it knows): put
     through to a person, or not an agent request: the caller is asked again or
     to confirm the cancellation, hangs up there, and nothing is cancelled."""
-    t = simulate_call(app, [*SIGN_IN[caller], "get me a supervisor"], from_number=caller)
+    t = simulate_call(app, [*SIGN_IN[caller], "ombudsman"], from_number=caller)
     connected = bool(t.of_type("dial"))
     assert connected == (t.outcome == "agent"), t.outcome
     assert connected or t.outcome == "abandoned", t.outcome
@@ -74,16 +75,16 @@ def versions(app: Flask) -> int:
 
 
 def test_a_published_synonym_is_understood_on_the_next_call(app: Flask) -> None:
-    assert not asks_for_a_person(app)  # the line does not know "supervisor" yet
-    assert add(app, "intents.agent", "en-US", "supervisor") == 1
+    assert not asks_for_a_person(app)  # the line does not know "ombudsman" yet
+    assert add(app, "intents.agent", "en-US", "ombudsman") == 1
     assert asks_for_a_person(app, caller="+15550100002")
     phrases = live_phrases(app)
-    assert phrases[-1] == "supervisor" and "representative" in phrases
+    assert phrases[-1] == "ombudsman" and "representative" in phrases
     with app.app_context():
         s = db.session()
         row = s.scalars(select(PromptVersion)).one()
         assert (row.key, row.language, row.version) == (AGENT, "en-US", 1)
-        assert row.text.splitlines()[-1] == "supervisor" and row.note == "added 'supervisor'"
+        assert row.text.splitlines()[-1] == "ombudsman" and row.note == "added 'ombudsman'"
         audit = s.scalars(select(AuditLog).where(AuditLog.action == "vocabulary.publish")).one()
         assert audit.detail["key"] == AGENT and audit.detail["version"] == 1
 
@@ -98,15 +99,15 @@ def test_a_new_reason_phrase_changes_the_reason_recorded(app: Flask) -> None:
 
 
 def test_spanish_words_are_edited_on_their_own(app: Flask) -> None:
-    add(app, "intents.agent", "es-US", "supervisor")
-    assert "supervisor" in live_phrases(app, language="es-US")
-    assert "supervisor" not in live_phrases(app)
+    add(app, "intents.agent", "es-US", "ombudsman")
+    assert "ombudsman" in live_phrases(app, language="es-US")
+    assert "ombudsman" not in live_phrases(app)
     assert not asks_for_a_person(app)
 
 
 def test_every_worker_understands_it_without_a_restart(app: Flask, second_worker: Flask) -> None:
     assert not asks_for_a_person(second_worker)  # it has the catalog cached now
-    add(app, "intents.agent", "en-US", "supervisor")
+    add(app, "intents.agent", "en-US", "ombudsman")
     assert asks_for_a_person(second_worker, caller="+15550100002")
 
 
@@ -131,7 +132,7 @@ def test_fillers_negations_and_hints_may_be_empty(app: Flask) -> None:
     [
         (AGENT, "", "intents.agent needs at least one phrase"),
         ("vocabulary.reasons.unused", "\n  \n", "reasons.unused needs at least one phrase"),
-        (AGENT, "agent\nsupervisor\nSupervisor", "'Supervisor' is listed twice"),
+        (AGENT, "agent\nombudsman\nOmbudsman", "'Ombudsman' is listed twice"),
         (AGENT, "agent\n?!", "'?!' has no words"),
         (AGENT, "agent\n" + "very " * 25 + "long", "characters; a phrase holds at most 100"),
         (AGENT, "agent\nsupport", "'support' is already a phrase of reasons.customer_service"),
@@ -151,12 +152,12 @@ def test_a_refused_edit_publishes_nothing(app: Flask, key: str, text: str, reaso
 
 
 def test_a_clash_is_checked_against_the_live_entries_not_only_the_file(app: Flask) -> None:
-    add(app, "intents.agent", "en-US", "supervisor")
+    add(app, "intents.agent", "en-US", "ombudsman")
     with app.app_context():
         s = db.session()
-        with pytest.raises(Refused, match="'supervisor' is already a phrase of intents.agent"):
+        with pytest.raises(Refused, match="'ombudsman' is already a phrase of intents.agent"):
             prompt_admin.add_phrases(
-                s, "reasons.customer_service", "en-US", ["supervisor"], actor="ops@example.com"
+                s, "reasons.customer_service", "en-US", ["ombudsman"], actor="ops@example.com"
             )
         s.rollback()
     assert versions(app) == 1
@@ -184,22 +185,22 @@ def test_unknown_entries_and_languages_are_not_found(app: Flask) -> None:
 
 def test_accented_and_plain_spellings_may_both_be_listed(app: Flask) -> None:
     # The shipped files list "sí" and "si", "inglés" and "ingles" on purpose.
-    add(app, "intents.agent", "es-US", "supervisor", "supervisór")
-    assert live_phrases(app, language="es-US")[-2:] == ["supervisor", "supervisór"]
+    add(app, "intents.agent", "es-US", "ombudsman", "ombudsmán")
+    assert live_phrases(app, language="es-US")[-2:] == ["ombudsman", "ombudsmán"]
 
 
 # --- history and rollback ------------------------------------------------------------------
 
 
 def test_history_and_rollback_restore_the_old_behaviour(app: Flask) -> None:
-    add(app, "intents.agent", "en-US", "supervisor")
+    add(app, "intents.agent", "en-US", "ombudsman")
     add(app, "intents.agent", "en-US", "a manager")
     with app.app_context():
         entries = prompt_admin.history(db.session(), AGENT, "en-US")
     assert [e.version for e in entries] == [0, 1, 2]
     assert entries[0].created_by == "voice_prompts/en-US.yaml" and not entries[0].diff
     assert "representative" in entries[0].text.splitlines()
-    assert "+supervisor\n" in entries[1].diff and "-" not in entries[1].diff.split("@@")[-1]
+    assert "+ombudsman\n" in entries[1].diff and "-" not in entries[1].diff.split("@@")[-1]
     assert "+a manager\n" in entries[2].diff and entries[2].live
     assert asks_for_a_person(app)
 
@@ -209,9 +210,9 @@ def test_history_and_rollback_restore_the_old_behaviour(app: Flask) -> None:
         s.commit()
         assert v.version == 3 and v.note == "rollback to version 0"
         entries = prompt_admin.history(s, AGENT, "en-US")
-        assert "-supervisor\n" in entries[-1].diff and "-a manager\n" in entries[-1].diff
+        assert "-ombudsman\n" in entries[-1].diff and "-a manager\n" in entries[-1].diff
         assert s.scalars(select(AuditLog).where(AuditLog.action == "vocabulary.rollback")).one()
-    assert "supervisor" not in live_phrases(app)
+    assert "ombudsman" not in live_phrases(app)
     assert not asks_for_a_person(app, caller="+15550100002")
 
 
@@ -262,7 +263,7 @@ def test_check_reports_an_unquoted_yes_key(tmp_path: Path) -> None:
 
 
 def test_export_writes_the_live_vocabulary_with_a_minimal_diff(app: Flask, tmp_path: Path) -> None:
-    add(app, "intents.agent", "en-US", "supervisor")
+    add(app, "intents.agent", "en-US", "ombudsman")
     publish(app, "vocabulary.fillers", "en-US", "um\nuh")
     add(app, "intents.yes", "es-US", "órale")
     out = tmp_path / "export"
@@ -277,14 +278,14 @@ def test_export_writes_the_live_vocabulary_with_a_minimal_diff(app: Flask, tmp_p
     assert all("fillers" in line or "agent" in line or line.startswith("   ") for line in changed)
     assert len(changed) <= 8, changed
     data = yaml.safe_load((out / "en-US.yaml").read_text(encoding="utf-8"))
-    assert data["vocabulary"]["intents"]["agent"][-1] == "supervisor"
+    assert data["vocabulary"]["intents"]["agent"][-1] == "ombudsman"
     assert data["vocabulary"]["fillers"] == ["um", "uh"]
     assert data["vocabulary"]["intents"]["yes"][0] == "yes"  # still a string, not True
     es = yaml.safe_load((out / "es-US.yaml").read_text(encoding="utf-8"))
     assert es["vocabulary"]["intents"]["yes"][-1] == "órale"
     assert prompt_admin.check_prompts(out) == []
     reloaded = prompts.load_baseline(out)
-    assert prompts.vocabulary_entries(reloaded["en-US"])[AGENT][-1] == "supervisor"
+    assert prompts.vocabulary_entries(reloaded["en-US"])[AGENT][-1] == "ombudsman"
 
 
 # --- the CLI ------------------------------------------------------------------------------------
@@ -298,7 +299,7 @@ def test_cli_adds_a_synonym_and_the_next_call_understands_it(
     app: Flask, runner: FlaskCliRunner
 ) -> None:
     assert not asks_for_a_person(app)
-    result = run(runner, "words", "add", "intents.agent", "supervisor", "--lang", "en-US")
+    result = run(runner, "words", "add", "intents.agent", "ombudsman", "--lang", "en-US")
     assert result.exit_code == 0, result.output
     assert "Published vocabulary.intents.agent en-US version 1" in result.stdout
     assert asks_for_a_person(app, caller="+15550100002")
@@ -307,12 +308,12 @@ def test_cli_adds_a_synonym_and_the_next_call_understands_it(
     assert listed.exit_code == 0, listed.output
     assert listed.stdout.startswith("== intents")
     assert "intents.agent [en-US v1] agent, an agent," in listed.stdout
-    assert listed.stdout.rstrip().endswith("supervisor")
+    assert listed.stdout.rstrip().endswith("ombudsman")
 
     result = run(runner, "words", "list", "--json")
     rows = json.loads(result.stdout)
     agent = next(r for r in rows if r["entry"] == "intents.agent" and r["language"] == "en-US")
-    assert (agent["key"], agent["version"], agent["phrases"][-1]) == (AGENT, 1, "supervisor")
+    assert (agent["key"], agent["version"], agent["phrases"][-1]) == (AGENT, 1, "ombudsman")
     assert len(rows) == 2 * len(
         prompts.vocabulary_entries(prompts.load_baseline(PROMPTS_DIR)["en-US"])
     )
@@ -322,7 +323,7 @@ def test_cli_remove_set_history_and_rollback(
     app: Flask, runner: FlaskCliRunner, tmp_path: Path
 ) -> None:
     assert (
-        run(runner, "words", "add", "intents.agent", "supervisor", "--lang", "en-US").exit_code == 0
+        run(runner, "words", "add", "intents.agent", "ombudsman", "--lang", "en-US").exit_code == 0
     )
     result = run(
         runner, "words", "remove", "vocabulary.intents.agent", "rep", "human", "--lang", "en-US"
@@ -341,14 +342,14 @@ def test_cli_remove_set_history_and_rollback(
 
     history = run(runner, "history", AGENT, "--lang", "en-US")
     assert history.exit_code == 0, history.output
-    assert "+supervisor" in history.stdout and "-rep" in history.stdout
+    assert "+ombudsman" in history.stdout and "-rep" in history.stdout
     assert "version 0  file  voice_prompts/en-US.yaml" in history.stdout
     assert "  agent, an agent, representative" in history.stdout
 
     result = run(runner, "rollback", AGENT, "--lang", "en-US", "--to", "0")
     assert result.exit_code == 0, result.output
     assert "now version 3" in result.stdout
-    assert "supervisor" not in live_phrases(app) and "rep" in live_phrases(app)
+    assert "ombudsman" not in live_phrases(app) and "rep" in live_phrases(app)
     assert not asks_for_a_person(app)
 
 
@@ -384,7 +385,7 @@ def test_cli_set_refuses_an_emptied_intent(
 
 
 def test_prompts_set_points_vocabulary_to_words(app: Flask, runner: FlaskCliRunner) -> None:
-    result = run(runner, "set", AGENT, "--lang", "en-US", "--text", "agent\\nsupervisor")
+    result = run(runner, "set", AGENT, "--lang", "en-US", "--text", "agent\\nombudsman")
     assert result.exit_code == 2 and "prompts words" in result.output
     assert versions(app) == 0
 
@@ -431,12 +432,12 @@ def test_ops_edits_an_entry_and_the_next_call_understands_it(app: Flask, ops: Fl
     assert 'name="csrf_token"' in html and 'name="phrases"' in html
     phrases = re.search(r'<textarea id="phrases" name="phrases"[^>]*>(.*?)</textarea>', html, re.S)
     assert phrases is not None and "representative\n" in phrases.group(1)
-    text = phrases.group(1) + "\nsupervisor"
+    text = phrases.group(1) + "\nombudsman"
 
     # Check (with a sentence to try) stores nothing.
     r = ops.post(
         EDIT,
-        data={"phrases": text, "sentence": "get me a supervisor", "action": "check",
+        data={"phrases": text, "sentence": "ombudsman", "action": "check",
               "csrf_token": TOKEN},
     )  # fmt: skip
     html = page(r)
@@ -451,7 +452,7 @@ def test_ops_edits_an_entry_and_the_next_call_understands_it(app: Flask, ops: Fl
     )  # fmt: skip
     assert r.status_code == 302 and r.location.endswith(EDIT)
     assert "Published intents.agent (en-US) version 1" in page(ops.get(r.location))
-    assert live_phrases(app)[-1] == "supervisor"
+    assert live_phrases(app)[-1] == "ombudsman"
     with app.app_context():
         row = db.session().scalars(select(PromptVersion)).one()
         assert row.created_by == "ops@example.com" and row.note == "callers ask for one"
@@ -475,24 +476,24 @@ def test_a_refused_console_edit_shows_why_and_publishes_nothing(
 
 
 def test_a_console_post_without_csrf_is_refused(app: Flask, ops: FlaskClient) -> None:
-    r = ops.post(EDIT, data={"phrases": "agent\nsupervisor", "action": "publish"})
+    r = ops.post(EDIT, data={"phrases": "agent\nombudsman", "action": "publish"})
     assert r.status_code in (400, 403)
     assert versions(app) == 0
 
 
 def test_console_history_and_rollback_of_an_entry(app: Flask, ops: FlaskClient) -> None:
-    add(app, "intents.agent", "en-US", "supervisor")
+    add(app, "intents.agent", "en-US", "ombudsman")
     history = f"/console/prompts/{AGENT}/en-US/history"
     html = page(ops.get(history))
     assert "Version 1" in html and "Version 0" in html
-    assert "<ins>+supervisor</ins>" in html
+    assert "<ins>+ombudsman</ins>" in html
     assert f'href="/console/words/{AGENT}/en-US"' in html  # "Edit" goes to the words form
     r = ops.post(
         f"/console/prompts/{AGENT}/en-US/rollback", data={"version": "0", "csrf_token": TOKEN}
     )
     assert r.status_code == 302
     assert "Version 0 is live again (as version 2)" in page(ops.get(r.location))
-    assert "supervisor" not in live_phrases(app)
+    assert "ombudsman" not in live_phrases(app)
     assert not asks_for_a_person(app)
 
 

@@ -354,15 +354,21 @@ def _trained_meaning(
 ) -> Meaning | None:
     """The trained understanding's answer, if it is one of `allowed` and
     likely enough: below TRAINED_CONFIDENT the line asks "did you say ...?".
-    A question or another language's words are never an answer (0009)."""
+    A question is never an answer (0009), nor are another language's words;
+    but a sentence with some everyday words of the caller's language that
+    its classifier is confident about is theirs ("el bill está muy alto",
+    "me voy a mudar": the count of everyday words misjudges short ones)."""
     guess = _trained_guess(answer, state, world)
     if guess is None or guess.meaning not in allowed or guess.confidence < TRAINED_UNSURE:
         return None
     vocab = world.vocabulary(state.language)
-    if is_question(answer.speech, vocab) or _in_other_language(answer.speech, state, world):
+    sure = guess.confidence >= TRAINED_CONFIDENT
+    if is_question(answer.speech, vocab):
         return None
-    confident = _confident(answer, world) and guess.confidence >= TRAINED_CONFIDENT
-    return Meaning(guess.meaning, answer.speech, confident)
+    own = sure and common_words(answer.speech, vocab) > 0
+    if not own and _in_other_language(answer.speech, state, world):
+        return None
+    return Meaning(guess.meaning, answer.speech, _confident(answer, world) and sure)
 
 
 def _wants_agent(answer: Answer, state: CallState, world: World) -> bool:
@@ -497,7 +503,28 @@ def _two_ways(
             return guess
     if intent is None or intent in PAUSES:
         return _not_an_answer(answer, state, world)
+    if _off_topic(answer, state, world):
+        # "The rockets kept me up, no sleep at all": a yes or no word in a
+        # sentence about something else answers nothing.
+        return _not_an_answer(answer, state, world)
     return Meaning(intent, answer.speech, _confident(answer, world))
+
+
+def _off_topic(answer: Answer, state: CallState, world: World) -> bool:
+    """A sentence (not a word or two) that the trained understanding of yes
+    and no is sure answers nothing, whatever yes or no word the rules find
+    in it (at every two-way question, the explicit cancel's too)."""
+    vocab = world.vocabulary(state.language)
+    if vocab.understanding is None or answer.kind != "speech":
+        return False
+    if len(content_words(answer.speech, vocab)) < MIN_OWN_WORDS:
+        return False
+    guess = vocab.understanding.guess("yes_no", answer.speech)
+    return (
+        guess is not None
+        and guess.meaning == "not_an_answer"
+        and guess.confidence >= TRAINED_CONFIDENT
+    )
 
 
 def _interpret_offer(answer: Answer, state: CallState, world: World) -> Meaning | None:

@@ -151,8 +151,17 @@ def find_matches(
     tokens: Sequence[str], table: Mapping[str, Iterable[Phrase]], negations: Sequence[Phrase]
 ) -> list[Match]:
     """Longest phrases first; each word belongs to at most one match."""
+    # Only phrases whose words are all in the utterance can match: the rest
+    # are left out before the (stable) sort, which leaves the order of those
+    # kept as it was, so the matches are the same, for a fraction of the work.
+    said = set(tokens)
     candidates = sorted(
-        ((label, phrase) for label, phrases in table.items() for phrase in phrases),
+        (
+            (label, phrase)
+            for label, phrases in table.items()
+            for phrase in phrases
+            if said.issuperset(phrase)
+        ),
         key=lambda lp: -len(lp[1]),
     )
     used = [False] * len(tokens)

@@ -48,15 +48,29 @@ def _refused(message: str) -> None:
 @understand_group.command("eval")
 @click.option("--lang", "language", default=None, help="One language (default: all).")
 @click.option("--json", "as_json", is_flag=True)
-def eval_command(language: str | None, as_json: bool) -> None:
+@click.option(
+    "--validate",
+    "folds",
+    type=click.IntRange(2, 20),
+    default=None,
+    help="Cross-validate on the TRAINING split in this many folds instead (for tuning;"
+    " the test split is not read).",
+)
+def eval_command(language: str | None, as_json: bool, folds: int | None) -> None:
     """Accuracy per step on the test split (never trained or tuned on), a
-    confusion matrix, and the phrasings it gets wrong."""
-    catalog = _catalog()
+    confusion matrix, and the phrasings it gets wrong; with --validate N,
+    the same from N-fold cross-validation on the training split."""
     directory = current_app.config["VOICE_PROMPTS_DIR"]
-    floors = evaluation.floors(directory)
+    # Cross-validation reads the repository's files alone: what ops taught
+    # is not part of the training split.
+    catalog = prompts.baseline_catalog() if folds else _catalog()
+    floors = {} if folds else evaluation.floors(directory)
     results: dict[str, Any] = {}
     for lang in [language] if language else _languages():
-        reports = evaluation.evaluate(catalog, directory, lang)
+        if folds:
+            reports = evaluation.validate(catalog, directory, lang, folds)
+        else:
+            reports = evaluation.evaluate(catalog, directory, lang)
         results[lang] = {
             step: {**r.as_dict(), "floor": floors.get(lang, {}).get(step)}
             for step, r in reports.items()
@@ -67,11 +81,22 @@ def eval_command(language: str | None, as_json: bool) -> None:
             floor = floors.get(lang, {}).get(step)
             click.echo(
                 f"{lang} {step}: {report.accuracy:.1%} of {report.total} test phrasings"
-                f" ({report.asked} after \"did you say ...?\"; classifier alone"
+                f' ({report.asked} after "did you say ...?"; classifier alone'
                 f" {report.model_accuracy:.1%}; floor {floor:.0%})"
                 if floor is not None
-                else f"{lang} {step}: {report.accuracy:.1%} of {report.total} test phrasings"
+                else f"{lang} {step}: {report.accuracy:.1%} of {report.total}"
+                f" {'training phrasings, cross-validated' if folds else 'test phrasings'}"
+                f' ({report.asked} after "did you say ...?"; classifier alone'
+                f" {report.model_accuracy:.1%})"
             )
+            if len(report.file_total) > 1:
+                click.echo(
+                    "  by file: "
+                    + "; ".join(
+                        f"{name} {f['accuracy']:.1%} of {f['phrasings']}"
+                        for name, f in report.by_file().items()
+                    )
+                )
             for line in evaluation.confusion_table(report):
                 click.echo("  " + line)
             for w in report.wrong:
@@ -110,6 +135,8 @@ def test_command(phrase: str, language: str, step: str, as_json: bool) -> None:
                     "sure": got.sure,
                     "classifier": got.model,
                     "confidence": got.confidence,
+                    "likeliest": got.likeliest,
+                    "likeness": got.likeness,
                 },
                 ensure_ascii=False,
             )
@@ -117,7 +144,12 @@ def test_command(phrase: str, language: str, step: str, as_json: bool) -> None:
         return
     how = "sure" if got.sure else 'asks "did you say ...?" first'
     conf = f"{got.confidence:.2f}" if got.confidence is not None else "-"
-    click.echo(f"{got.meaning} ({how}; classifier: {got.model}, confidence {conf})")
+    like = (
+        f"; likeness to the nearest {got.likeliest} phrasing {got.likeness:.2f}"
+        if got.likeness is not None
+        else ""
+    )
+    click.echo(f"{got.meaning} ({how}; classifier: {got.model}, confidence {conf}{like})")
 
 
 @understand_group.command("teach")

@@ -10,7 +10,17 @@ from pathlib import Path
 from typing import Any
 
 from ..flow.types import Answer, CallState
-from .understanding import STEP_MEANINGS, examples_of
+from .understanding import (
+    SETTINGS,
+    STEP_MEANINGS,
+    Example,
+    Settings,
+    Understanding,
+    examples_of,
+    read_examples,
+    split_files,
+    vocabulary_examples,
+)
 
 # The call step each classifier's phrasings are tried at.
 TRIED_AT = {"reason": "reason", "yes_no": "offer"}
@@ -24,6 +34,10 @@ class Understood:
     sure: bool  # False: it asks "did you say ...?" first
     model: str | None  # what the trained classifier alone says
     confidence: float | None  # and how sure it is
+    # How like the nearest training phrasing of the likeliest meaning
+    # (below the step's floor the classifier has no opinion).
+    likeness: float | None = None
+    likeliest: str | None = None  # the classifier's likeliest meaning, before the gate
 
 
 class _World:
@@ -54,7 +68,10 @@ def understand(
     state = CallState(step=step, language=language, verified=True)
     answer = Answer("speech", speech=phrase, confidence=HEARD_CLEARLY)
     guess = steps._trained_guess(answer, state, world)
-    model = (guess.meaning, guess.confidence) if guess else (None, None)
+    model: tuple[Any, ...] = (None, None, None, None)
+    if guess is not None:
+        likeliest = guess.ranked[0][0] if guess.ranked else None
+        model = (guess.meaning, guess.confidence, guess.likeness, likeliest)
     if steps._wants_agent(answer, state, world):
         return Understood("agent", True, *model)
     meaning = steps.STEPS[step].interpret(answer, state, world)
@@ -72,6 +89,15 @@ class StepReport:
     model_right: int = 0  # the classifier alone
     confusion: Counter[tuple[str, str]] = field(default_factory=Counter)
     wrong: list[dict[str, Any]] = field(default_factory=list)
+    # Phrasings and right answers per file of the split.
+    file_total: Counter[str] = field(default_factory=Counter)
+    file_right: Counter[str] = field(default_factory=Counter)
+
+    def by_file(self) -> dict[str, dict[str, Any]]:
+        return {
+            name: {"phrasings": n, "accuracy": round(self.file_right[name] / n, 4)}
+            for name, n in self.file_total.items()
+        }
 
     @property
     def accuracy(self) -> float:
@@ -92,21 +118,38 @@ class StepReport:
                 f"{label} -> {got}": n for (label, got), n in sorted(self.confusion.items())
             },
             "wrong": self.wrong,
+            "by_file": self.by_file(),
         }
 
 
 def evaluate(
     catalog: Any, prompts_dir: str | Path, language: str, split: str = "test"
 ) -> dict[str, StepReport]:
+    """Each phrasing of the split tried at its step, as in a call; the
+    figures per step, and per file of the split."""
     reports: dict[str, StepReport] = {}
-    for example in examples_of(prompts_dir, language, split):
+    for path in split_files(prompts_dir, language, split):
+        _tally(catalog, language, read_examples(path), reports, path.name)
+    return reports
+
+
+def _tally(
+    catalog: Any,
+    language: str,
+    examples: Sequence[Example],
+    reports: dict[str, StepReport],
+    source: str = "",
+) -> None:
+    for example in examples:
         report = reports.setdefault(example.step, StepReport(example.step))
         got = understand(catalog, language, example.step, example.text)
         report.total += 1
+        report.file_total[source] += 1
         report.confusion[(example.meaning, got.meaning)] += 1
         report.model_right += got.model == example.meaning
         if got.meaning == example.meaning:
             report.right += 1
+            report.file_right[source] += 1
             report.asked += not got.sure
         else:
             report.wrong.append(
@@ -118,6 +161,46 @@ def evaluate(
                     "confidence": round(got.confidence, 3) if got.confidence is not None else None,
                 }
             )
+
+
+def folds_of(examples: Sequence[Example], folds: int) -> list[list[Example]]:
+    """`folds` parts of the examples, each meaning of each step dealt out in
+    turn (in file order), so every part holds a fair share of each."""
+    parts: list[list[Example]] = [[] for _ in range(folds)]
+    dealt: Counter[tuple[str, str]] = Counter()
+    for example in examples:
+        key = (example.step, example.meaning)
+        parts[dealt[key] % folds].append(example)
+        dealt[key] += 1
+    return parts
+
+
+def validate(
+    catalog: Any,
+    prompts_dir: str | Path,
+    language: str,
+    folds: int = 5,
+    settings: Settings = SETTINGS,
+) -> dict[str, StepReport]:
+    """Cross-validation on the TRAINING split alone: each fold's phrasings
+    tried (rules and classifier together, as in a call) against a model
+    trained on the other folds and the vocabulary. What tuning is measured
+    on; the test split is never read here."""
+    from dataclasses import replace
+
+    train = examples_of(prompts_dir, language, "train")
+    pack = catalog.pack(language)
+    vocab_examples = vocabulary_examples(pack.vocabulary)
+    reports: dict[str, StepReport] = {}
+    parts = folds_of(train, folds)
+    for held, part in enumerate(parts):
+        rest = [e for number, p in enumerate(parts) if number != held for e in p]
+        understanding = Understanding(language, [*rest, *vocab_examples], settings)
+        packs = dict(catalog.packs)
+        packs[language] = replace(
+            pack, vocabulary=replace(pack.vocabulary, understanding=understanding)
+        )
+        _tally(replace(catalog, packs=packs), language, part, reports, "cross-validation")
     return reports
 
 

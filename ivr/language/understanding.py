@@ -79,6 +79,9 @@ class Guess:
     confidence: float
     # Every meaning of the step with its probability, likeliest first.
     ranked: tuple[tuple[str, float], ...] = ()
+    # How like the nearest training phrasing of `meaning` the words are
+    # (cosine of the tf-idf features, 0 to 1); None when not measured.
+    likeness: float | None = None
 
 
 def data_dir(prompts_dir: str | Path) -> Path:
@@ -112,10 +115,22 @@ def split_file(prompts_dir: str | Path, language: str, split: str) -> Path:
     return data_dir(prompts_dir) / f"{language}.{split}.txt"
 
 
+def split_files(prompts_dir: str | Path, language: str, split: str) -> list[Path]:
+    """The files of one split: `<lang>.<split>.txt`, then any later parts
+    `<lang>.<split>.2.txt`, ... (a split grows by adding files, never by
+    rewriting the first)."""
+    first = split_file(prompts_dir, language, split)
+    later = sorted(
+        data_dir(prompts_dir).glob(f"{language}.{split}.*.txt"),
+        key=lambda p: (len(p.name), p.name),
+    )
+    return [p for p in (first, *later) if p.exists()]
+
+
 def examples_of(prompts_dir: str | Path, language: str, split: str) -> list[Example]:
-    """One split's phrasings ("train" or "test"); none if the file is absent."""
-    path = split_file(prompts_dir, language, split)
-    return read_examples(path) if path.exists() else []
+    """One split's phrasings ("train" or "test"), all its files; none if
+    there are none."""
+    return [e for path in split_files(prompts_dir, language, split) for e in read_examples(path)]
 
 
 def vocabulary_examples(vocab: Vocabulary) -> list[Example]:
@@ -139,22 +154,50 @@ def features(text: str) -> str:
     return " ".join(normalize(text).replace("$", " dollars ").split())
 
 
-class StepModel:
-    """One step's classifier: tf-idf word 1-2-grams and character 2-5-grams
-    (so misspellings and inflections still share features), then a linear
-    support vector machine, one score per meaning; a softmax of the scores
-    is the confidence. Trains in about a tenth of a second per step (a
-    logistic regression on the same features took three; no more accurate
-    in cross-validation on the training split)."""
+@dataclass(frozen=True)
+class Settings:
+    """How a step's model is built; the defaults were chosen by
+    cross-validation on the training split (`ivr understand eval --validate`)."""
 
+    word_ngrams: tuple[int, int] = (1, 2)
+    char_ngrams: tuple[int, int] = (2, 5)
+    char_analyzer: str = "char_wb"  # n-grams inside word boundaries (or "char": across them)
+    c: float = 1.0  # the linear SVM's regularisation (higher: fits the data closer)
+    balanced: bool = False  # weigh meanings inversely to how many phrasings each has
     # How sharply the softmax reads the scores' differences.
-    SHARPNESS = 4.0
+    sharpness: float = 12.0
+    # The out-of-domain gate, per step: below this likeness to the nearest
+    # training phrasing of the meaning it would give, the classifier has no
+    # opinion (docs/understanding.md, "Words unlike anything it learnt").
+    min_likeness: tuple[tuple[str, float], ...] = (("reason", 0.2), ("yes_no", 0.15))
 
-    def __init__(self, examples: Sequence[Example]):
+    def likeness_floor(self, step: str) -> float:
+        return dict(self.min_likeness).get(step, 0.0)
+
+
+SETTINGS = Settings()
+
+
+class StepModel:
+    """One step's classifier: tf-idf word n-grams and character n-grams (so
+    misspellings and inflections still share features), then a linear
+    support vector machine, one score per meaning; a softmax of the scores
+    is the confidence (docs/understanding.md; docs/decisions/0014).
+
+    scikit-learn fits it; `guess` then scores one utterance from the fitted
+    vocabularies, idf weights and coefficients with dict lookups and one small
+    matrix product, the same arithmetic as `sklearn_scores` without its
+    per-call checks and sparse matrices (tests/test_understanding.py holds
+    the two to the same answers)."""
+
+    def __init__(self, examples: Sequence[Example], settings: Settings = SETTINGS, step: str = ""):
+        import numpy as np
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.pipeline import FeatureUnion
         from sklearn.svm import LinearSVC
 
+        self.settings = settings
+        self.min_likeness = settings.likeness_floor(step)
         texts = [features(e.text) for e in examples]
         labels = [e.meaning for e in examples]
         self.vectorizer = FeatureUnion(
@@ -162,49 +205,190 @@ class StepModel:
                 (
                     "words",
                     TfidfVectorizer(
-                        ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"(?u)\b\w+\b"
+                        ngram_range=settings.word_ngrams,
+                        sublinear_tf=True,
+                        token_pattern=r"(?u)\b\w+\b",
                     ),
                 ),
-                ("chars", TfidfVectorizer(analyzer="char", ngram_range=(2, 5), sublinear_tf=True)),
+                (
+                    "chars",
+                    TfidfVectorizer(
+                        analyzer=settings.char_analyzer,
+                        ngram_range=settings.char_ngrams,
+                        sublinear_tf=True,
+                    ),
+                ),
             ]
         )
         matrix = self.vectorizer.fit_transform(texts)
-        self.classifier = LinearSVC(C=1.0)
+        self._size = len(texts)
+        self.classifier = LinearSVC(
+            C=settings.c, class_weight="balanced" if settings.balanced else None
+        )
         self.classifier.fit(matrix, labels)
-        self._coef_t = self.classifier.coef_.T.copy()
-        self._intercept = self.classifier.intercept_
         self.meanings: tuple[str, ...] = tuple(str(c) for c in self.classifier.classes_)
-        self._words, self._chars = (t for _, t in self.vectorizer.transformer_list)
+        self._intercept = np.asarray(self.classifier.intercept_, dtype=float)
+        coef_t = np.asarray(self.classifier.coef_, dtype=float).T
+        # Per vectorizer: its analyzer, each known n-gram's row, and each
+        # row's idf weight and coefficients (one score per meaning).
+        self._parts = []
+        # Per vectorizer too, the training phrasings' vectors by n-gram (an
+        # inverted index: which phrasings hold each n-gram, and its weight
+        # there) and the weight of an n-gram no phrasing holds.
+        self._phrasings = []
+        by_gram = matrix.tocsc()
+        offset = 0
+        for _, vectorizer in self.vectorizer.transformer_list:
+            size = len(vectorizer.vocabulary_)
+            rows = coef_t[offset : offset + size]
+            self._parts.append(
+                (
+                    vectorizer.build_analyzer(),
+                    dict(vectorizer.vocabulary_),
+                    np.asarray(vectorizer.idf_, dtype=float),
+                    np.ascontiguousarray(rows),
+                )
+            )
+            block = by_gram[:, offset : offset + size]
+            block.sort_indices()
+            unseen_idf = float(np.log((1 + len(texts)) / 1) + 1)  # smooth idf, in no phrasing
+            self._phrasings.append(
+                (
+                    np.asarray(block.indptr),
+                    np.asarray(block.indices),
+                    np.asarray(block.data, dtype=float),
+                    unseen_idf,
+                )
+            )
+            offset += size
+        # Which training phrasings say each meaning.
+        self._of_meaning = {
+            meaning: np.fromiter(
+                (i for i, label in enumerate(labels) if label == meaning), dtype=np.intp
+            )
+            for meaning in self.meanings
+        }
+
+    def _vectors(self, text: str) -> list[tuple[Any, Any, float]] | None:
+        """Per vectorizer, the utterance's known n-grams (columns) with their
+        tf-idf weights as scikit-learn gives them (normalised over the known
+        ones), and the norm those weights would have counting the n-grams no
+        training phrasing holds too (1.0 when all are known). None when not
+        one word of `text` was ever seen in training."""
+        import numpy as np
+
+        text = features(text)
+        out = []
+        for number, ((analyze, vocabulary, idf, _), (*_, unseen_idf)) in enumerate(
+            zip(self._parts, self._phrasings, strict=True)
+        ):
+            counts: dict[int, int] = {}
+            unseen: dict[str, int] = {}
+            for gram in analyze(text):
+                column = vocabulary.get(gram)
+                if column is not None:
+                    counts[column] = counts.get(column, 0) + 1
+                else:
+                    unseen[gram] = unseen.get(gram, 0) + 1
+            if not counts:
+                if number == 0:
+                    return None
+                out.append((None, None, 0.0))
+                continue
+            columns = np.fromiter(counts, dtype=np.intp, count=len(counts))
+            weights = np.fromiter(counts.values(), dtype=float, count=len(counts))
+            weights = (1.0 + np.log(weights)) * idf[columns]
+            known = float(np.sqrt(weights @ weights))
+            weights /= known
+            extra = sum((1.0 + np.log(n)) ** 2 for n in unseen.values()) * unseen_idf**2
+            out.append((columns, weights, known / float(np.sqrt(known**2 + extra))))
+        return out
+
+    def scores(self, text: str) -> Any:
+        """One score per meaning (in `meanings` order), or None when not one
+        word of `text` was ever seen in training."""
+        vectors = self._vectors(text)
+        return None if vectors is None else self._scores(vectors)
+
+    def _scores(self, vectors: list[tuple[Any, Any, float]]) -> Any:
+        total = self._intercept.copy()
+        for (columns, weights, _), (*_, rows) in zip(vectors, self._parts, strict=True):
+            if columns is not None:
+                total += weights @ rows[columns]
+        return total
+
+    def likeness(self, text: str, meaning: str) -> float:
+        """The cosine similarity of the utterance to the nearest training
+        phrasing of `meaning`, in the classifier's own features (word and
+        character n-grams, each half of the vector), counting the n-grams no
+        training phrasing holds: words it never saw make it less alike."""
+        vectors = self._vectors(text)
+        return 0.0 if vectors is None else self._likeness(vectors, meaning)
+
+    def _likeness(self, vectors: list[tuple[Any, Any, float]], meaning: str) -> float:
+        import numpy as np
+
+        rows = self._of_meaning.get(meaning)
+        if rows is None or not len(rows):
+            return 0.0
+        similarity = np.zeros(self._size)
+        parts = 0
+        for (columns, weights, share), (indptr, indices, data, _) in zip(
+            vectors, self._phrasings, strict=True
+        ):
+            parts += 1
+            if columns is None:
+                continue
+            starts, ends = indptr[columns], indptr[columns + 1]
+            lengths = ends - starts
+            if not lengths.sum():
+                continue
+            # Every (phrasing, weight) entry of the utterance's n-grams.
+            at = np.repeat(ends - lengths.cumsum(), lengths) + np.arange(lengths.sum())
+            gram_weight = np.repeat(weights * share, lengths)
+            similarity += np.bincount(
+                indices[at], weights=data[at] * gram_weight, minlength=self._size
+            )
+        return float(similarity[rows].max()) / parts
+
+    def sklearn_scores(self, text: str) -> Any:
+        """The same scores through scikit-learn (slower; for the tests)."""
+        import numpy as np
+
+        return np.asarray(
+            self.classifier.decision_function(self.vectorizer.transform([features(text)]))
+        )[0]
 
     def guess(self, text: str) -> Guess:
         import numpy as np
-        from scipy.sparse import hstack
 
-        # The scores straight from the coefficients: sklearn's own checks on
-        # one short row cost more than the arithmetic.
-        text = features(text)
-        words = self._words.transform([text])
-        if words.nnz == 0:
+        vectors = self._vectors(text)
+        if vectors is None:
             # Not one word it has ever seen: it has no opinion.
             return Guess("not_an_answer", 0.0)
-        row = hstack([words, self._chars.transform([text])], format="csr")
-        scores = np.asarray(row @ self._coef_t).ravel() + self._intercept
-        weights = np.exp(self.SHARPNESS * (scores - scores.max()))
-        probabilities = weights / weights.sum()
-        ranked = sorted(
-            zip(self.meanings, (float(p) for p in probabilities), strict=True),
-            key=lambda mp: -mp[1],
-        )
-        return Guess(ranked[0][0], ranked[0][1], tuple(ranked))
+        scores = self._scores(vectors)
+        weights = np.exp(self.settings.sharpness * (scores - scores.max()))
+        probabilities = (weights / weights.sum()).tolist()
+        ranked = sorted(zip(self.meanings, probabilities, strict=True), key=lambda mp: -mp[1])
+        meaning, confidence = ranked[0]
+        if meaning == "not_an_answer":
+            return Guess(meaning, confidence, tuple(ranked))
+        likeness = self._likeness(vectors, meaning)
+        if likeness < self.min_likeness:
+            # Unlike every phrasing it learnt this meaning from: however its
+            # scores fall, it has no opinion (the rules decide alone).
+            return Guess("not_an_answer", 0.0, tuple(ranked), likeness)
+        return Guess(meaning, confidence, tuple(ranked), likeness)
 
 
 class Understanding:
     """One language's classifiers, trained on first use (or `warm()` at
     start-up) from a fixed set of examples."""
 
-    def __init__(self, language: str, examples: Iterable[Example]):
+    def __init__(self, language: str, examples: Iterable[Example], settings: Settings = SETTINGS):
         self.language = language
         self.examples: tuple[Example, ...] = tuple(examples)
+        self.settings = settings
         self._models: dict[str, StepModel] | None = None
         self._lock = threading.Lock()
 
@@ -217,7 +401,9 @@ class Understanding:
             with self._lock:
                 if self._models is None:
                     self._models = {
-                        step: StepModel([e for e in self.examples if e.step == step])
+                        step: StepModel(
+                            [e for e in self.examples if e.step == step], self.settings, step
+                        )
                         for step in STEP_MEANINGS
                         if any(e.step == step for e in self.examples)
                     }

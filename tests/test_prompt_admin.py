@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -334,6 +335,64 @@ def test_export_writes_the_live_text_and_round_trips(app: Flask, tmp_path: Path)
     shipped = (PROMPTS_DIR / "en-US.yaml").read_text(encoding="utf-8").splitlines()
     assert len(set(shipped) - set(exported)) <= 4
     assert exported[0] == shipped[0]  # the comments stay
+
+
+LONG_GREETING = (
+    "Thanks for calling {company}. Cancelling takes about a minute, and nothing changes "
+    "until you confirm; for a person, press 0 or say agent anytime."
+)
+
+
+def test_export_keeps_comments_key_order_and_quoting(app: Flask, tmp_path: Path) -> None:
+    """One prompt and one vocabulary entry change; everything else of the file
+    is as it was written: comments, the order of keys, quoted words."""
+    publish(app, "greeting", "en-US", LONG_GREETING)
+    with app.app_context():
+        s = db.session()
+        # "on" is a word to the line, but true to YAML 1.1 unless quoted.
+        publishing.add_phrases(s, "intents.yes", "en-US", ["on", "yes please"], actor="ops")
+        s.commit()
+        out = tmp_path / "export"
+        export.export(s, out, catalog=prompts.live_catalog(s))
+        live = prompts.live_catalog(s).packs["en-US"]
+    shipped_text = (PROMPTS_DIR / "en-US.yaml").read_text(encoding="utf-8")
+    exported_text = (out / "en-US.yaml").read_text(encoding="utf-8")
+    shipped, exported = shipped_text.splitlines(), exported_text.splitlines()
+
+    # Comments: the header, and one inside a prompt's entry.
+    assert exported[:9] == shipped[:9] and exported[0].startswith("# What the line says")
+    assert "    # The other language's option is said in that language's voice." in exported
+    # Quoting: the quoted key and word stay quoted; the new "on" is quoted too.
+    yes_line = next(line for line in exported if line.startswith('    "yes": ["yes", yeah'))
+    assert "    \"no\": [\"no\", nope" in exported_text
+    yes_block = exported_text[exported_text.index(yes_line) :].split("]", 1)[0]
+    assert yes_block.endswith('"on", yes please')
+    assert '  choose_subscription:\n    step: choose\n' in exported_text
+    assert '    reprompt: "{options}"' in exported
+    # Key order: top-level keys, prompts and vocabulary intents as in the file.
+    data, original = yaml.safe_load(exported_text), yaml.safe_load(shipped_text)
+    assert list(data) == list(original)
+    assert list(data["prompts"]) == list(original["prompts"])
+    assert list(data["vocabulary"]["intents"]) == list(original["vocabulary"]["intents"])
+    assert list(data["prompts"]["greeting"]) == ["step", "text"]
+    # Only the two changed entries differ from the file (a small diff in git);
+    # the long text is folded (text: >-) as the file writes long texts.
+    changed = [line for line in exported if line not in set(shipped)]
+    assert changed and all(
+        "yes please" in line or line.startswith("      ") for line in changed
+    ), changed
+    assert "  greeting:\n    step: greeting\n    text: >-\n" in exported_text
+    assert all(len(line) <= 100 for line in changed)
+    # What was written passes the check and reloads as what the line says now.
+    assert check.check_prompts(out) == []
+    reloaded = prompts.load_baseline(out)["en-US"]
+    assert {k: replace(p, version=0) for k, p in live.prompts.items()} == reloaded.prompts
+    assert reloaded.vocabulary.raw == live.vocabulary.raw
+    assert prompts.vocabulary_entries(reloaded)["vocabulary.intents.yes"][-2:] == [
+        "on",
+        "yes please",
+    ]
+    assert reloaded.labels == prompts.load_baseline(PROMPTS_DIR)["en-US"].labels
 
 
 # --- SSML, previews, durations -------------------------------------------------------

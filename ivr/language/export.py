@@ -1,223 +1,289 @@
 """Exporting what the line says now (published versions and offers) as a
-complete prompts folder, to review in git or use as VOICE_PROMPTS_DIR."""
+complete prompts folder, to review in git or use as VOICE_PROMPTS_DIR.
+
+Each file is read and written again with ruamel.yaml's round trip, so its
+comments, key order and quoting stay; only the values that changed are set.
+The line itself reads the files with PyYAML (YAML 1.1), so a new phrase that
+PyYAML would read as something else than words ("yes", "no", "on", "null",
+a number) is written in double quotes, as the files write them.
+"""
 
 from __future__ import annotations
 
-import json
-import re
+import io
 import shutil
+from collections import deque
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.emitter import RoundTripEmitter
+from ruamel.yaml.events import MappingEndEvent, ScalarEvent, SequenceEndEvent
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString, FoldedScalarString
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import jurisdictions
 from ..models import Offer
-from ..prompts import (
-    BASE_LANGUAGE,
-    Catalog,
-    LanguagePack,
-    load_baseline,
-    read_language_file,
-    vocabulary_entries,
-)
+from ..prompts import BASE_LANGUAGE, Catalog, LanguagePack, load_baseline, vocabulary_entries
 from .catalog import SAMPLES_FILE, baseline_packs
 from .vocabulary import entry_name
 
-
-class _Dumper(yaml.SafeDumper):
-    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
-        # "- code: ..." indented under its key, as in offers.yaml
-        super().increase_indent(flow, False)
+WIDTH = 100  # the files' line length
+FOLD_AT = 90  # a changed text longer than this is written folded (text: >-), as in the files
 
 
-def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    if len(value) > 90 and "\n" not in value and value == value.strip():
-        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=">")
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
+class _Emitter(RoundTripEmitter):
+    """ruamel's round-trip emitter, with flow lists and mappings ([a, b],
+    {one: 1}) wrapped as the files wrap them. One read from the file and
+    unchanged keeps its line breaks (the `layouts`, one per flow node in
+    document order, from `_layouts`); a new or changed one is wrapped at
+    WIDTH and goes on under its first item ([agent, an agent, ...,\n
+    a person]). Text is never folded at a width (the emitter's width is
+    set out of reach): a line of text stays one line, a folded text (>-)
+    keeps its folds."""
+
+    layouts: deque[dict[int, int] | None] = deque()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._flows: list[list[Any]] = []  # [column, layout, index] per open flow node
+
+    def expect_flow_sequence(self, force_flow_indent: bool | None = False) -> None:
+        layout = self.layouts.popleft() if self.layouts else None
+        super().expect_flow_sequence(force_flow_indent)
+        self._flows.append([self.column, layout, 0])
+
+    def expect_flow_mapping(
+        self, single: bool | None = False, force_flow_indent: bool | None = False
+    ) -> None:
+        layout = self.layouts.popleft() if self.layouts else None
+        super().expect_flow_mapping(single, force_flow_indent)
+        self._flows.append([self.column, layout, 0])
+
+    def expect_flow_sequence_item(self) -> None:
+        if isinstance(self.event, SequenceEndEvent):
+            if self._flows:
+                self._flows.pop()
+            super().expect_flow_sequence_item()
+            return
+        self.write_indicator(self.flow_seq_separator, False)
+        self._wrap(self._item_width())
+        self.states.append(self.expect_flow_sequence_item)
+        self.expect_node(sequence=True)
+
+    def expect_flow_mapping_key(self) -> None:
+        if isinstance(self.event, MappingEndEvent):
+            if self._flows:
+                self._flows.pop()
+            super().expect_flow_mapping_key()
+            return
+        self.write_indicator(self.flow_map_separator, False)
+        self._wrap(self._item_width() + 5)  # "key: value", a short value
+        if self.check_simple_key():
+            self.states.append(self.expect_flow_mapping_simple_value)
+            self.expect_node(mapping=True, simple_key=True)
+        else:
+            self.write_indicator("?", True)
+            self.states.append(self.expect_flow_mapping_value)
+            self.expect_node(mapping=True)
+
+    def _wrap(self, width: int) -> None:
+        """Before the next item of the open flow node: a line break where the
+        file had one, or (new content) where the item would pass WIDTH."""
+        if not self._flows:
+            return
+        flow = self._flows[-1]
+        flow[2] += 1
+        column, layout, index = flow
+        if layout is not None:
+            if index in layout:
+                self._break_to(layout[index])
+        elif self.column + 1 + width + 1 > WIDTH:
+            self._break_to(column)
+
+    def _item_width(self) -> int:
+        if not isinstance(self.event, ScalarEvent):
+            return 0
+        value = str(self.event.value)
+        return len(value) + (2 if self.event.style in ('"', "'") else 0)
+
+    def _break_to(self, column: int) -> None:
+        self.write_line_break()
+        self.stream.write(" " * column)
+        self.column = column
+        self.whitespace = True
+        self.indention = True
 
 
-def _represent_dict(dumper: yaml.SafeDumper, value: dict[Any, Any]) -> yaml.MappingNode:
-    # Numbers stay on a line, as in the files: terms: {percent: 50, months: 3}
-    flow = all(isinstance(v, int | float) for v in value.values())
-    return dumper.represent_mapping("tag:yaml.org,2002:map", value, flow_style=flow)
+def _layouts(data: Any, out: list[dict[int, int] | None]) -> list[dict[int, int] | None]:
+    """Where each flow list or mapping of the file broke its lines: {item
+    index: column} for the items that began a line, in the order the emitter
+    meets them; None for one without positions (new, or changed)."""
+    if isinstance(data, CommentedMap | CommentedSeq):
+        items = list(data) if isinstance(data, CommentedMap) else list(range(len(data)))
+        if data.fa.flow_style():
+            positions = [data.lc.data.get(i) for i in items]
+            if items and all(positions):
+                out.append(
+                    {
+                        i: positions[i][1]
+                        for i in range(1, len(items))
+                        if positions[i][0] != positions[i - 1][0]
+                    }
+                )
+            else:
+                out.append(None)
+        for value in data.values() if isinstance(data, CommentedMap) else data:
+            _layouts(value, out)
+    return out
 
 
-def _represent_list(dumper: yaml.SafeDumper, value: list[Any]) -> yaml.SequenceNode:
-    # Word lists stay on a line, as in the files: [agent, an agent, representative]
-    flow = all(not isinstance(v, dict | list) for v in value)
-    return dumper.represent_sequence("tag:yaml.org,2002:seq", value, flow_style=flow)
+def _yaml(data: Any = None) -> YAML:
+    rt = YAML()
+    rt.Emitter = type("Emitter", (_Emitter,), {"layouts": deque(_layouts(data, []))})
+    rt.preserve_quotes = True
+    rt.width = 1 << 16  # out of reach: _Emitter wraps flow nodes at WIDTH, text never
+    rt.indent(mapping=2, sequence=4, offset=2)  # "- code: ..." under its key, as in offers.yaml
+    return rt
 
 
-_Dumper.add_representer(str, _represent_str)
-_Dumper.add_representer(dict, _represent_dict)
-_Dumper.add_representer(list, _represent_list)
+def _load(path: Path) -> Any:
+    return _yaml().load(path.read_text(encoding="utf-8"))
 
 
 def dump_yaml(data: Any) -> str:
-    return yaml.dump(
-        data,
-        Dumper=_Dumper,
-        sort_keys=False,
-        allow_unicode=True,
-        width=96,
-    )
+    out = io.StringIO()
+    _yaml(data).dump(data, out)
+    return out.getvalue()
 
 
-def _header(path: Path) -> str:
-    """The comment block at the top of a file, kept on export."""
-    lines = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.startswith("#"):
-            break
-        lines.append(line)
-    return "\n".join(lines) + "\n" if lines else ""
-
-
-_PROMPT_ENTRY = re.compile(r"^  ([^\s#][^:]*):\s*(#.*)?$")
-
-
-def _rewrite_prompts(source: str, changed: Mapping[str, Any], data: Any) -> str | None:
-    """The file with only the changed prompts rewritten, so a git diff shows
-    just them (comments and line breaks elsewhere stay as they are). None
-    when the file is laid out in a way this does not follow."""
-    lines = source.splitlines(keepends=True)
+def _word(value: str) -> str:
+    """A phrase or key as PyYAML reads it back: in double quotes where the
+    plain word would be read as something else ("yes" is true in YAML 1.1)."""
     try:
-        start = next(i for i, line in enumerate(lines) if line.rstrip() == "prompts:") + 1
-    except StopIteration:
-        return None
-    end = next(
-        (i for i in range(start, len(lines)) if lines[i][:1] not in ("", " ", "\n", "#")),
-        len(lines),
-    )
-    entries: list[tuple[str, int]] = []
-    for i in range(start, end):
-        match = _PROMPT_ENTRY.match(lines[i])
-        if match:
-            entries.append((match.group(1).strip().strip("'\""), i))
-    out = lines[:start]
-    last = start
-    for n, (key, begin) in enumerate(entries):
-        stop = entries[n + 1][1] if n + 1 < len(entries) else end
-        out.extend(lines[last:begin])
-        block = lines[begin:stop]
-        if key in changed:
-            # Blank lines and section comments after the entry stay.
-            body_end = len(block)
-            while body_end > 1 and (
-                not block[body_end - 1].strip() or block[body_end - 1].startswith("#")
-            ):
-                body_end -= 1
-            fresh = dump_yaml({key: changed[key]})
-            out.extend(
-                "  " + line if line.strip() else line for line in fresh.splitlines(keepends=True)
-            )
-            out.extend(block[body_end:])
-        else:
-            out.extend(block)
-        last = stop
-    out.extend(lines[last:])
-    text = "".join(out)
-    try:
-        reread = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return None
-    return text if reread == data else None
-
-
-_YAML_KEY = re.compile(r"""^( *)("[^"]*"|'[^']*'|[^\s#:'"][^:#]*?)\s*:(\s|$)""")
-
-
-def _block_end(lines: Sequence[str], begin: int, end: int, indent: int) -> int:
-    """Where the YAML node starting at lines[begin] ends: the next line as
-    little indented, blank lines and comments after it left out."""
-    stop = begin + 1
-    while stop < end:
-        line = lines[stop]
-        if line.strip() and not line.lstrip().startswith("#"):
-            if len(line) - len(line.lstrip(" ")) <= indent:
-                break
-        stop += 1
-    while stop > begin + 1 and (
-        not lines[stop - 1].strip() or lines[stop - 1].lstrip().startswith("#")
-    ):
-        stop -= 1
-    return stop
-
-
-def _find_key(lines: Sequence[str], begin: int, end: int, indent: int, name: str) -> int | None:
-    for i in range(begin, end):
-        match = _YAML_KEY.match(lines[i])
-        if match and len(match.group(1)) == indent and match.group(2).strip("'\"") == name:
-            return i
-    return None
-
-
-def _yaml_word(value: str, flow: bool = True) -> str:
-    """A phrase (or key) as the files write it: plain, or in double quotes
-    where YAML would read it otherwise ("yes", "no", "on", a colon...)."""
-    try:
-        plain = yaml.safe_load(f"[{value}]" if flow else f"{value}: 0")
+        plain = yaml.safe_load(f"[{value}]")
     except yaml.YAMLError:
         plain = None
-    if plain == ([value] if flow else {value: 0}):
-        return value
-    return json.dumps(value, ensure_ascii=False)
+    return value if plain == [value] else DoubleQuotedScalarString(value)
 
 
-def _flow_list(name: str, phrases: Sequence[str], indent: int, width: int = 100) -> list[str]:
-    """`  name: [a, b, c,` wrapped under the first phrase, as in the files."""
-    head = " " * indent + _yaml_word(name, flow=False) + ": ["
-    if not phrases:
-        return [head + "]\n"]
-    lines: list[str] = []
-    current, fresh = head, True
-    for n, phrase in enumerate(phrases):
-        piece = _yaml_word(phrase) + ("]" if n == len(phrases) - 1 else ",")
-        if not fresh and len(current) + 1 + len(piece) > width:
-            lines.append(current + "\n")
-            current, fresh = " " * len(head), True
-        current += piece if fresh else " " + piece
-        fresh = False
-    lines.append(current + "\n")
-    return lines
+def _text(value: str, indent: int, before: Any = None) -> Any:
+    """A changed prompt text: folded over lines (>-) when long, or when the
+    file had it folded, else plain (quoted only where YAML needs it)."""
+    if "\n" in value or not (len(value) > FOLD_AT or isinstance(before, FoldedScalarString)):
+        return _word(value)
+    folded = FoldedScalarString(value)
+    width = WIDTH - indent
+    positions, start = [], 0
+    while len(value) - start > width:
+        at = value.rfind(" ", start, start + width)
+        if at <= start:
+            break
+        positions.append(at)
+        start = at + 1
+    folded.fold_pos = positions  # type: ignore[attr-defined]
+    return folded
 
 
-def _rewrite_vocabulary(source: str, changed: Mapping[str, list[str]]) -> str | None:
-    """The file with only the changed vocabulary entries rewritten (comments
-    and the other entries as they are). None when the file is laid out in a
-    way this does not follow."""
-    if not changed:
-        return source
-    lines = source.splitlines(keepends=True)
-    try:
-        start = next(i for i, line in enumerate(lines) if line.rstrip() == "vocabulary:") + 1
-    except StopIteration:
-        return None
-    end = next(
-        (i for i in range(start, len(lines)) if lines[i][:1] not in ("", " ", "\n", "#")),
-        len(lines),
-    )
-    replacements: list[tuple[int, int, list[str]]] = []
-    for key, phrases in changed.items():
+def _set(mapping: CommentedMap, key: str, value: Any) -> None:
+    """Set one value, leaving it as it is (style, quoting) when it is unchanged."""
+    if key in mapping and mapping[key] == value:
+        return
+    if isinstance(mapping.get(key), CommentedMap) and isinstance(value, Mapping):
+        old = mapping[key]
+        for name in [k for k in old if k not in value]:
+            del old[name]
+        for name, item in value.items():
+            _set(old, name, item)
+        old.lc.data.clear()  # its old line breaks may no longer fit: wrapped anew
+        return
+    if isinstance(value, Mapping):
+        fresh = CommentedMap((k, _word(v) if isinstance(v, str) else v) for k, v in value.items())
+        if all(isinstance(v, int | float) for v in value.values()):
+            fresh.fa.set_flow_style()  # terms: {percent: 50, months: 3}
+        value = fresh
+    elif isinstance(value, str):
+        value = _word(value)
+    mapping[key] = value
+
+
+def _set_phrases(mapping: CommentedMap, key: str, phrases: Sequence[str]) -> None:
+    """A word list with new phrases: the same list object (its comments stay),
+    unchanged phrases as they were written, new ones quoted where needed."""
+    old = mapping.get(key)
+    if isinstance(old, CommentedSeq):
+        kept = {str(p): p for p in old}
+        old.clear()
+        old.extend(kept.get(p, _word(p)) if isinstance(p, str) else p for p in phrases)
+        old.lc.data.clear()  # its old line breaks no longer fit: wrapped anew
+        return
+    fresh = CommentedSeq(_word(p) for p in phrases)
+    fresh.fa.set_flow_style()
+    mapping[key if key in mapping else _word(key)] = fresh
+
+
+def _export_language(pack: LanguagePack, live_pack: LanguagePack, catalog: Catalog) -> str:
+    data = _load(pack.source)
+    language = pack.language
+    for key, entry in (data.get("prompts") or {}).items():
+        live = catalog.prompt(language, key)
+        if not isinstance(entry, CommentedMap):
+            # A prompt written as its text alone (key: text).
+            if live.text != entry or live.reprompt or live.audio:
+                entry = CommentedMap([("text", entry)])
+                data["prompts"][key] = entry
+            else:
+                continue
+        if entry.get("text") != live.text:
+            entry["text"] = _text(live.text, 6, entry.get("text"))
+        for name in ("reprompt", "audio"):
+            value = getattr(live, name)
+            if not value:
+                entry.pop(name, None)
+            elif entry.get(name) != value:
+                _set(entry, name, _text(value, 6, entry.get(name)) if name == "reprompt" else value)
+    in_file = vocabulary_entries(pack)
+    vocabulary = data.setdefault("vocabulary", CommentedMap())
+    for key, phrases in vocabulary_entries(live_pack).items():
+        if in_file.get(key) == phrases:
+            continue
         path = entry_name(key).split(".", 1)
-        begin, stop, indent = start, end, 2
-        if len(path) == 2:
-            section = _find_key(lines, start, end, 2, path[0])
-            if section is None:
-                return None
-            begin, stop, indent = section + 1, _block_end(lines, section, end, 2), 4
-        at = _find_key(lines, begin, stop, indent, path[-1])
-        if at is None:
-            return None
-        fresh = _flow_list(path[-1], phrases, indent)
-        replacements.append((at, _block_end(lines, at, stop, indent), fresh))
-    for begin, stop, new in sorted(replacements, reverse=True):
-        lines[begin:stop] = new
-    return "".join(lines)
+        if len(path) == 1:
+            _set_phrases(vocabulary, path[0], phrases)
+        else:
+            section = vocabulary.get(path[0])
+            if not isinstance(section, CommentedMap):
+                section = vocabulary[path[0]] = CommentedMap()
+            _set_phrases(section, path[1], phrases)
+    return dump_yaml(data)
+
+
+def _export_offers(source: Path, offers: Sequence[Offer]) -> str:
+    data = _load(source) if source.is_file() else None
+    if not isinstance(data, CommentedMap):
+        data = CommentedMap()
+    specs = data.get("offers")
+    if not isinstance(specs, CommentedSeq):
+        specs = data["offers"] = CommentedSeq()
+    by_code = {str(spec.get("code")): spec for spec in specs if isinstance(spec, CommentedMap)}
+    for offer in offers:
+        spec = by_code.get(offer.code)
+        if spec is None:
+            spec = CommentedMap([("code", offer.code)])
+            specs.append(spec)
+        _set(spec, "reason_code", offer.reason_code)
+        _set(spec, "kind", offer.kind)
+        _set(spec, "terms", dict(offer.terms or {}))
+        _set(spec, "wording", dict(offer.wording or {}))
+        if offer.active:
+            spec.pop("active", None)
+        else:
+            _set(spec, "active", False)
+    return dump_yaml(data)
 
 
 def export(
@@ -230,9 +296,9 @@ def export(
     """Write the live prompts (and offers) as a complete prompts folder.
 
     Labels are copied from the files as they are; the vocabulary is the live
-    one. Only what was changed is rewritten, so comments elsewhere stay. The
-    folder passes `prompts check` and can be used as VOICE_PROMPTS_DIR, or
-    compared with voice_prompts/ in git.
+    one. Each file keeps its comments, key order and quoting; only what was
+    changed is set. The folder passes `prompts check` and can be used as
+    VOICE_PROMPTS_DIR, or compared with voice_prompts/ in git.
     """
     packs = baseline_packs(baseline)
     target = Path(directory)
@@ -240,75 +306,15 @@ def export(
     source_dir = packs[BASE_LANGUAGE].source.parent
     written: list[Path] = []
     for language, pack in packs.items():
-        source = pack.source.read_text(encoding="utf-8")
-        data = dict(read_language_file(pack.source))
-        prompts_out: dict[str, Any] = {}
-        changed: dict[str, Any] = {}
-        for key, entry in (data.get("prompts") or {}).items():
-            entry = {"text": entry} if isinstance(entry, str) else dict(entry)
-            before = dict(entry)
-            live = catalog.prompt(language, key)
-            entry["text"] = live.text
-            for name in ("reprompt", "audio"):
-                value = getattr(live, name)
-                if value:
-                    entry[name] = value
-                else:
-                    entry.pop(name, None)
-            ordered = {
-                name: entry[name]
-                for name in ("step", "text", "reprompt", "audio", "speak_as")
-                if name in entry
-            }
-            ordered.update({k: v for k, v in entry.items() if k not in ordered})
-            prompts_out[key] = ordered
-            if ordered != before:
-                changed[key] = ordered
-        data["prompts"] = prompts_out
-        live_pack = catalog.packs.get(language, pack)
-        in_file = vocabulary_entries(pack)
-        words_changed = {
-            key: phrases
-            for key, phrases in vocabulary_entries(live_pack).items()
-            if in_file.get(key) != phrases
-        }
-        if words_changed:
-            vocabulary = {
-                k: (dict(v) if isinstance(v, Mapping) else v)
-                for k, v in (data.get("vocabulary") or {}).items()
-            }
-            for key, phrases in words_changed.items():
-                path_in = entry_name(key).split(".", 1)
-                if len(path_in) == 1:
-                    vocabulary[path_in[0]] = phrases
-                else:
-                    vocabulary.setdefault(path_in[0], {})[path_in[1]] = phrases
-            data["vocabulary"] = vocabulary
+        text = _export_language(pack, catalog.packs.get(language, pack), catalog)
         path = target / pack.source.name
-        words_source = _rewrite_vocabulary(source, words_changed)
-        text = None if words_source is None else _rewrite_prompts(words_source, changed, data)
-        if text is None:
-            text = _header(pack.source) + dump_yaml(data)
         path.write_text(text, encoding="utf-8")
         written.append(path)
 
-    offers_source = source_dir / "offers.yaml"
     offers = session.scalars(select(Offer).order_by(Offer.id)).all()
     if offers:
-        header = _header(offers_source) if offers_source.is_file() else ""
-        specs = [
-            {
-                "code": o.code,
-                "reason_code": o.reason_code,
-                "kind": o.kind,
-                "terms": dict(o.terms or {}),
-                "wording": dict(o.wording or {}),
-                **({} if o.active else {"active": False}),
-            }
-            for o in offers
-        ]
         path = target / "offers.yaml"
-        path.write_text(header + dump_yaml({"offers": specs}), encoding="utf-8")
+        path.write_text(_export_offers(source_dir / "offers.yaml", offers), encoding="utf-8")
         written.append(path)
 
     if source_dir.resolve() != target.resolve():

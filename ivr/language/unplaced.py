@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -60,6 +60,7 @@ class Listing:
     scanned: int  # events read
     window_full: bool  # there may be older ones than were read
     taught_hidden: int  # groups left out because their words are taught now
+    page_size: int
 
 
 def words_key(text: str) -> str:
@@ -108,50 +109,41 @@ def unplaced(
         query = query.where(Call.language == language)
     rows = session.execute(query).all()
 
-    groups: dict[tuple[str, str, str], dict[str, object]] = {}
+    # Newest first: a group's first event is the last time it was heard.
+    groups: dict[tuple[str, str, str], Heard] = {}
     for at, call_step, detail, lang in rows:
         detail = detail or {}
         what = what_happened(detail)
         words = str(detail.get("words") or "").strip()
-        if what is None or not words:
-            continue
         key = (lang, CALL_STEPS[call_step], words_key(words))
-        if not key[2]:
+        if what is None or not key[2]:
             continue
         group = groups.get(key)
-        if group is None:
-            groups[key] = {
-                "words": words,
-                "at": at,
-                "what": what,
-                "count": 1,
-                "guess": str(detail["meaning"]) if what == "unsure" else None,
-                "heard_as": detail.get("heard_as"),
-            }
-        else:
-            group["count"] = int(group["count"]) + 1  # type: ignore[call-overload]
+        if group is not None:
+            groups[key] = replace(group, count=group.count + 1)
+            continue
+        heard_as = detail.get("heard_as")
+        groups[key] = Heard(
+            words=words,
+            language=lang,
+            step=key[1],
+            count=1,
+            last_heard=at,
+            what=what,
+            guess=str(detail["meaning"]) if what == "unsure" else None,
+            heard_as=None if heard_as is None else str(heard_as),
+        )
 
     taught: dict[tuple[str, str], dict[str, str]] = {}
     listed: list[Heard] = []
     hidden = 0
-    for (lang, model_step, key), g in groups.items():
+    for (lang, model_step, key), heard in groups.items():
         if (lang, model_step) not in taught:
             taught[(lang, model_step)] = taught_keys(session, lang, model_step)
         if key in taught[(lang, model_step)]:
             hidden += 1
-            continue
-        listed.append(
-            Heard(
-                words=str(g["words"]),
-                language=lang,
-                step=model_step,
-                count=int(g["count"]),  # type: ignore[call-overload]
-                last_heard=g["at"],  # type: ignore[arg-type]
-                what=str(g["what"]),
-                guess=g["guess"],  # type: ignore[arg-type]
-                heard_as=None if g["heard_as"] is None else str(g["heard_as"]),
-            )
-        )
+        else:
+            listed.append(heard)
     pages = max(1, -(-len(listed) // page_size))
     page = min(max(1, page), pages)
     start = (page - 1) * page_size
@@ -163,4 +155,5 @@ def unplaced(
         scanned=len(rows),
         window_full=len(rows) >= window,
         taught_hidden=hidden,
+        page_size=page_size,
     )

@@ -6,17 +6,21 @@ every worker; its history rolls it back. Operations and admins only."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from conftest import AUTH_TOKEN
 from console_helpers import PASSWORD, TOKEN, page, signed_in
 from flask import Flask
 from flask.testing import FlaskClient
+from servers import Server, start_server, wait_healthy
 from sqlalchemy import select
 
 from ivr import db
 from ivr.language import teaching
 from ivr.models import AuditLog, PromptVersion
-from ivr.simulator import simulate_call
+from ivr.simulator import CallSimulator, HttpTransport, ScriptedCaller, record_lookup, simulate_call
 
 ADA = "+15550100001"
 PARROT = "the parrot learned a new song"
@@ -244,3 +248,59 @@ def test_taught_in_the_console_understood_on_the_next_call_on_another_worker(
     assert say_reason(app, PARROT) != "too_expensive"
     # Rolled back, the wording is listed again to teach.
     assert rows(page(ops.get("/console/teach")))[0][0] == PARROT
+
+
+# --- two gunicorn servers (2 workers each) on one database -----------------------------
+
+PUBLIC_BASE_URL = "https://line.example.com"
+
+
+@pytest.fixture
+def servers(app: Flask, migrated: str, tmp_path: Path) -> Iterator[list[Server]]:
+    started = [
+        start_server(migrated, tmp_path / f"server-{i}.log", PUBLIC_BASE_URL=PUBLIC_BASE_URL)
+        for i in (1, 2)
+    ]
+    try:
+        for server in started:
+            wait_healthy(server)
+        yield started
+    finally:
+        for server in started:
+            server.stop()
+
+
+def reason_over_http(app: Flask, server: Server, said: str) -> str | None:
+    t = CallSimulator(
+        HttpTransport(server.url, PUBLIC_BASE_URL),
+        base_url=PUBLIC_BASE_URL,
+        auth_token=AUTH_TOKEN,
+        caller=ScriptedCaller(["1234", said]),
+        from_number=ADA,
+        lookup=record_lookup(app),
+    ).run()
+    assert t.ok, t.error
+    assert t.record is not None
+    return t.record.get("reason")  # type: ignore[no-any-return]
+
+
+@pytest.mark.slow
+def test_taught_in_the_console_both_gunicorn_servers_understand_the_next_call(
+    app: Flask, servers: list[Server], ops: FlaskClient
+) -> None:
+    # Every server has trained (and cached) its understanding before the change.
+    for server in servers * 2:
+        assert reason_over_http(app, server, PARROT) != "too_expensive"
+    assert rows(page(ops.get("/console/teach")))[0] == (PARROT, 4)
+
+    assert teach(ops, PARROT, "too_expensive", confirmed="yes").status_code == 303
+    for server in servers * 2:
+        assert reason_over_http(app, server, PARROT) == "too_expensive"
+
+    r = ops.post(
+        "/console/teach/rollback?lang=en-US&step=reason",
+        data={"version": "0", "csrf_token": TOKEN},
+    )
+    assert r.status_code == 303
+    for server in servers * 2:
+        assert reason_over_http(app, server, PARROT) != "too_expensive"

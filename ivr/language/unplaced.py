@@ -9,7 +9,8 @@ another language), kept a reason in the caller's own words ("other"), or
 understood it only enough to ask "did you say ...?".
 
 The newest WINDOW such events are read (newest first, by the primary key,
-so the cost does not grow with the table) and grouped by the same words
+so the cost does not grow with the table; a language or question filter
+picks among them) and grouped by the same words
 (lower case, accents and punctuation aside); a group whose words are taught
 now (ivr/language/teaching.py) is left out, and comes back if the teaching
 is rolled back.
@@ -105,8 +106,9 @@ def unplaced(
         .order_by(CallEvent.id.desc())
         .limit(window)
     )
-    if language:
-        query = query.where(Call.language == language)
+    # The language is picked out here, not in the query: so the query always
+    # walks the newest events by their key and stops at `window`, whatever
+    # the database would otherwise plan for a language (its index on calls).
     rows = session.execute(query).all()
 
     # Newest first: a group's first event is the last time it was heard.
@@ -114,9 +116,11 @@ def unplaced(
     for at, call_step, detail, lang in rows:
         detail = detail or {}
         what = what_happened(detail)
+        if what is None or (language and lang != language):
+            continue
         words = str(detail.get("words") or "").strip()
         key = (lang, CALL_STEPS[call_step], words_key(words))
-        if what is None or not key[2]:
+        if not key[2]:
             continue
         group = groups.get(key)
         if group is not None:

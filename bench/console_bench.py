@@ -2,7 +2,14 @@
 
 Not a test: a script that fills a fresh database with demo calls and prints
 the server time (in-process, through Flask's test client, so no network) of
-the pages support and operations use most, as the median of several runs.
+the pages support and operations use most, as the median of several runs:
+the calls list in each sort order (first page and the next), searches, one
+call's page with its webhook inspector, a customer's page, the analytics
+page, and the analytics' daily series on their own. The machine's load
+average is printed with the figures.
+
+One call is placed through the simulator before measuring (demo calls have
+no webhook records), so the inspector has a real call's requests to show.
 
     .venv/bin/python bench/console_bench.py                       # SQLite, 1,000,000 calls
     .venv/bin/python bench/console_bench.py --count 100000
@@ -31,10 +38,13 @@ from sqlalchemy import func, make_url, select  # noqa: E402
 
 from ivr import create_app, db  # noqa: E402
 from ivr.cli import upgrade_database  # noqa: E402
+from ivr.console.analytics import daily_series, read_facts  # noqa: E402
 from ivr.console.auth import create_user  # noqa: E402
 from ivr.console.demo_calls import write_demo_calls  # noqa: E402
+from ivr.console.queries import FIRST_ORDER, SORTS  # noqa: E402
 from ivr.demo import seed_demo  # noqa: E402
 from ivr.models import Call, User  # noqa: E402
+from ivr.simulator import simulate_call  # noqa: E402
 
 PASSWORD = "benchmark password"
 
@@ -115,8 +125,13 @@ def run(
             .scalars(select(Call).order_by(Call.started_at.desc(), Call.id.desc()).limit(1))
             .one()
         )
-        sid, phone = recent.call_sid, recent.from_number
+        phone = recent.from_number
+        code = db.session().scalar(
+            select(Call.confirmation).where(Call.confirmation.is_not(None)).limit(1)
+        )
         db.session().close()
+    # A real call (Ada declines the offer and cancels): its page has webhooks to inspect.
+    sid = simulate_call(app, ["1234", "1", "2"], from_number="+15550100001").call_sid
 
     client = app.test_client()
     with client.session_transaction() as session:
@@ -129,6 +144,7 @@ def run(
     today = dt.datetime.now(dt.UTC).date()
     ninety = (today - dt.timedelta(days=89)).isoformat()
     week = (today - dt.timedelta(days=6)).isoformat()
+    results.append(("load average (1, 5, 15 min) before", _load()))
 
     def page(url: str) -> Callable[[], object]:
         def get() -> object:
@@ -138,12 +154,22 @@ def run(
 
         return get
 
-    # One page further down: the second page costs what the first does (keyset).
-    first = client.get("/console/calls").get_data(as_text=True)
-    older = first.split('<a rel="next" href="')[1].split('"')[0].replace("&amp;", "&")
-    pages = [
-        ("calls, first page", "/console/calls"),
-        ("calls, next page (keyset)", older),
+    inspected = client.get(f"/console/calls/{sid}").get_data(as_text=True)
+    webhooks = inspected.split('<a href="#inspector">Webhooks (')[1].split(")")[0]
+    assert int(webhooks) > 0, "the simulated call has no webhooks to inspect"
+    results.append(("webhooks in the inspected call", webhooks))
+
+    def next_page(url: str) -> str:
+        html = client.get(url).get_data(as_text=True)
+        return html.split('<a rel="next" href="')[1].split('"')[0].replace("&amp;", "&")
+
+    # Each order's first page, and the page after it (keyset: what page 2 costs).
+    pages = []
+    for key in SORTS:
+        url = f"/console/calls?sort={key}&order={FIRST_ORDER[key]}"
+        pages.append((f"calls by {key} ({FIRST_ORDER[key]}), first page", url))
+        pages.append((f"calls by {key} ({FIRST_ORDER[key]}), next page", next_page(url)))
+    pages += [
         (
             "calls, filtered: outcome=abandoned, language=es-US",
             "/console/calls?outcome=abandoned&language=es-US",
@@ -153,7 +179,11 @@ def run(
             f"/console/calls?reason=too_expensive&offer=discount_50_3m&date_from={week}",
         ),
         ("calls, search by phone number", f"/console/calls?q={phone}"),
-        ("call page (timeline)", f"/console/calls/{sid}"),
+        ("calls, search by name (Lovelace)", "/console/calls?q=Lovelace"),
+        ("calls, search by confirmation code", f"/console/calls?q={code}"),
+        ("call page (timeline and webhook inspector)", f"/console/calls/{sid}"),
+        ("customer page (Ada Lovelace, account 100001)", "/console/customers/100001"),
+        ("analytics, 30 days (the default)", "/console/analytics"),
         (
             "analytics, 90 days",
             f"/console/analytics?date_from={ninety}&date_to={today.isoformat()}",
@@ -168,9 +198,34 @@ def run(
     ]
     for name, url in pages:
         results.append((name, f"{median_ms(page(url), repeat):.1f} ms"))
+
+    def series(days: int) -> Callable[[], object]:
+        """The daily series of `days` days and the same number before them."""
+
+        def run_series() -> object:
+            with app.app_context():
+                s = db.session()
+                start = today - dt.timedelta(days=2 * days - 1)
+                facts = read_facts(s, start, today)
+                return daily_series(s, start, today, facts)
+
+        return run_series
+
+    for days in (30, 90):
+        results.append(
+            (
+                f"daily series, {days} days and the {days} before",
+                f"{median_ms(series(days), repeat):.1f} ms",
+            )
+        )
+    results.append(("load average (1, 5, 15 min) after", _load()))
     with app.app_context():
         db.engine().dispose()
     return results
+
+
+def _load() -> str:
+    return ", ".join(f"{n:.1f}" for n in os.getloadavg())
 
 
 def main() -> None:

@@ -642,7 +642,7 @@ def apply_effects(
             _save_subscription(conn, sub)
             if offer.kind == "help" and not help_booked:
                 # One specialist's call back, whatever the number of subscriptions.
-                _book_callback(conn, call, "offer_help", config)
+                _book_callback(conn, call, "offer_help", config, effect.callback_due)
                 help_booked = True
             payload = {
                 "account": call.account_number,

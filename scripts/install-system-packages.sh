@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # What the browser tests, spoken previews and the proxy tests need from Debian:
-# Chromium (driven by Playwright), espeak-ng and nginx (tests/test_proxy.py); or only the packages named, e.g.
+# Chromium (driven by Playwright), npm (axe-core for their accessibility checks),
+# espeak-ng and nginx (tests/test_proxy.py); or only the packages named, e.g.
 # `bash scripts/install-system-packages.sh espeak-ng`. Skips what is already
 # installed.
 set -euo pipefail
 wanted=("$@")
-[ ${#wanted[@]} -gt 0 ] || wanted=(chromium espeak-ng nginx)
+[ ${#wanted[@]} -gt 0 ] || wanted=(chromium espeak-ng nginx npm)
 missing=()
 for package in "${wanted[@]}"; do
   command -v "$package" >/dev/null 2>&1 || [ -x "/usr/sbin/$package" ] || missing+=("$package")

@@ -115,3 +115,18 @@ def test_the_queue_puts_overdue_first_and_tracks_tries(app: Flask) -> None:
         assert callback.outcome == "kept" and callback.done_at is not None
     metrics = app.test_client().get("/metrics").get_data(as_text=True)
     assert "ivr_callbacks_waiting 2.0" in metrics and "ivr_callbacks_overdue 0.0" in metrics
+
+
+def test_taking_a_help_offer_says_when_and_books_the_call_back_for_then(app: Flask) -> None:
+    app.config["AGENT_HOURS"] = "mon-sun 00:00-23:59"
+    t = simulate_call(app, ["1234", "the app keeps crashing", "yes"], from_number="+15550100001")
+    assert t.outcome == "saved" and t.record["offer"] == "help_quality"
+    said = " ".join(t.heard())
+    assert "a specialist will call you back at this number by 11:59 PM tomorrow" in said
+    assert "business day" not in said
+    with app.app_context():
+        callback = db.session().scalars(select(CallbackRequest)).one()
+        assert callback.reason == "offer_help"
+        local = callback.due_at.astimezone(ZoneInfo(NY))
+        assert local.date() == utcnow().astimezone(ZoneInfo(NY)).date() + dt.timedelta(days=1)
+        assert (local.hour, local.minute) == (23, 59)

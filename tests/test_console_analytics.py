@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from typing import Any
 
@@ -196,6 +197,11 @@ def test_the_page_shows_charts_with_the_numbers_beside_them(
     assert '<strong id="total-calls">10</strong>' in html
     assert html.count("<svg") >= 5
     assert '<title id="c-outcomes-title">Calls by outcome</title>' in html
+    # The bars are labelled in words, never codes.
+    charts = "".join(re.findall(r"<svg.*?</svg>", html, re.S))
+    assert "<title>Too expensive</title>Too expensive</text>" in charts
+    for code in ("too_expensive", "discount_50_3m", ">cancelled<", "(none given)"):
+        assert code not in charts, code
     assert '<td>50% off for 3 months</td><td class="num">3</td><td class="num">1</td>' in html
     assert "33.3 %" in html
     assert '<strong id="agent-share">20.0 %</strong>' in html
@@ -235,7 +241,7 @@ def test_the_daily_series_counts_each_day_and_compares_with_the_period_before(
         days = daily_series(s, day - dt.timedelta(days=1), day)
     assert [d.day for d in days] == [day - dt.timedelta(days=1), day]
     assert [(d.calls, d.cancelled, d.saved, d.agent) for d in days] == [(1, 0, 0, 1), (3, 2, 1, 0)]
-    assert days[1].save_rate == 1.0 and days[1].mean_cancel_seconds == 50
+    assert days[1].save_rate == 1.0 and days[1].median_cancel_seconds == 40
     assert change(4, 1) == "+300 %" and change(1, 2) == "−50 %" and change(None, 1) == "—"
     signed_in(app, client, "support")
     html = client.get("/console/analytics?date_from=2026-03-09&date_to=2026-03-10").get_data(
@@ -245,3 +251,127 @@ def test_the_daily_series_counts_each_day_and_compares_with_the_period_before(
     assert "+300 %" in html
     assert '<td class="nowrap">2026-03-10</td><td class="num">3</td>' in html
     assert "vendor/uplot/uPlot.iife.min.js" in html
+
+
+def test_the_series_per_day_and_per_offer_match_a_hand_count_with_the_period_before(
+    app: Flask, client: FlaskClient
+) -> None:
+    """Two days (Mar 9, 10) against the two before (Mar 7, 8), worked out by hand:
+
+    Mar 10: cancelled 30 s, 50 s, 70 s (median 50 s); discount shown 3 times,
+            taken once (33.3 %); pause shown once, declined (0 %); one person.
+    Mar 9:  one saved by the pause (100 %), 20 s, not counted in time to cancel.
+    Mar 8:  (the day before Mar 10) cancelled 100 s and 120 s (median 100 s,
+            nearest rank); discount shown twice, taken twice (100 %).
+    Mar 7:  nothing.
+    Mar 6:  outside both periods.
+    """
+    from console_helpers import signed_in
+
+    from ivr.console.analytics import daily_series, trend_charts
+
+    def at(day: int) -> dt.datetime:
+        return dt.datetime(2026, 3, day, 15, tzinfo=dt.UTC)
+
+    rows = [
+        call(
+            started_at=at(10),
+            outcome="cancelled",
+            duration_seconds=30,
+            offer_code="discount_50_3m",
+            offer_accepted=False,
+        ),
+        call(
+            started_at=at(10),
+            outcome="cancelled",
+            duration_seconds=50,
+            offer_code="discount_50_3m",
+            offer_accepted=False,
+            agent_requested=True,
+        ),
+        call(
+            started_at=at(10),
+            outcome="cancelled",
+            duration_seconds=70,
+            offer_code="pause_3m",
+            offer_accepted=False,
+        ),
+        call(
+            started_at=at(10),
+            outcome="saved",
+            duration_seconds=80,
+            offer_code="discount_50_3m",
+            offer_accepted=True,
+        ),
+        call(
+            started_at=at(9),
+            outcome="saved",
+            duration_seconds=20,
+            offer_code="pause_3m",
+            offer_accepted=True,
+        ),
+        call(
+            started_at=at(8),
+            outcome="cancelled",
+            duration_seconds=100,
+            offer_code="discount_50_3m",
+            offer_accepted=True,
+        ),
+        call(
+            started_at=at(8),
+            outcome="cancelled",
+            duration_seconds=120,
+            offer_code="discount_50_3m",
+            offer_accepted=True,
+        ),
+        call(started_at=at(6), outcome="cancelled", duration_seconds=5),
+    ]
+    with app.app_context():
+        s = db.session()
+        s.add_all(rows)
+        s.commit()
+        both = daily_series(s, dt.date(2026, 3, 7), dt.date(2026, 3, 10))
+        previous, days = both[:2], both[2:]
+        assert [d.day.day for d in days] == [9, 10] and [d.day.day for d in previous] == [7, 8]
+        assert [(d.calls, d.cancelled, d.saved, d.agent) for d in days] == [
+            (1, 0, 1, 0),
+            (4, 3, 1, 1),
+        ]
+        assert [d.median_cancel_seconds for d in days] == [None, 50]
+        assert [d.median_cancel_seconds for d in previous] == [None, 100]
+        assert days[1].offers == {"discount_50_3m": (3, 1), "pause_3m": (1, 0)}
+        with app.test_request_context():
+            charts = {c.id: c for c in trend_charts(days, previous)}
+    counts = {line.label: (line.now, line.before) for line in charts["calls"].lines}
+    assert counts == {
+        "Calls": ([1, 4], [0, 2]),
+        "Cancelled": ([0, 3], [0, 2]),
+        "Saved by the offer": ([1, 1], [0, 0]),
+        "Asked for a person": ([0, 1], [0, 0]),
+    }
+    rates = {line.label: (line.now, line.before) for line in charts["offers"].lines}
+    assert rates == {
+        "50% off for 3 months": ([None, 33.3], [None, 100.0]),
+        "Pause for 3 months": ([100.0, 0.0], [None, None]),
+    }
+    assert charts["time"].lines[0].now == [None, 50]
+    assert charts["time"].lines[0].before == [None, 100]
+
+    signed_in(app, client, "support")
+    html = client.get("/console/analytics?date_from=2026-03-09&date_to=2026-03-10").get_data(
+        as_text=True
+    )
+    ids = re.findall(r'\sid="([^"]+)"', html)
+    assert len(ids) == len(set(ids)), "every id on the page is unique"
+    for chart in ("calls", "offers", "time"):
+        assert f'data-series="data-{chart}"' in html and f'<table id="t-day-{chart}">' in html
+    # The table under the offers chart: Mar 10 against Mar 8, per offer.
+    assert (
+        '<td class="nowrap">2026-03-10</td><td class="num">33.3 %</td><td class="num">0.0 %</td>'
+        '<td class="nowrap">2026-03-08</td><td class="num">100.0 %</td><td class="num">—</td>'
+    ) in html
+    assert (
+        '<td class="nowrap">2026-03-10</td><td class="num">50 s</td>'
+        '<td class="nowrap">2026-03-08</td><td class="num">1 min 40 s</td>'
+    ) in html
+    assert '<th scope="row">Median time to cancel</th><td class="num">50 s</td>' in html

@@ -78,7 +78,8 @@ def test_the_list_is_newest_first_and_links_every_call(app: Flask, support: Flas
     sids = add_calls(app, *(make_call(started_at=T0 + dt.timedelta(minutes=i)) for i in range(3)))
     html = support.get("/console/calls").get_data(as_text=True)
     assert sids_on_page(html) == list(reversed(sids))
-    assert '<th scope="col">Outcome</th>' in html
+    outcome_header = r'<th scope="col" aria-sort="none"><a href="[^"]+" class="sort">Outcome</a>'
+    assert re.search(outcome_header, html)
 
 
 def _filter_fixture(app: Flask) -> dict[str, str]:

@@ -79,6 +79,9 @@ SERVER_ADDRESS = "http://127.0.0.1:8000"
 # everything but the long part.
 #  - the benchmarks take 1 to 6 minutes and a quiet machine: --help checks
 #    that the script imports and takes the documented arguments;
+#  - the console's screenshots need Chromium and half a minute, and rewrite
+#    docs/console/: --help checks that the script and the pages it imports
+#    load; tests/browser/test_console_pages.py opens the same pages;
 #  - test.sh runs this very test among the others: --collect-only sets up,
 #    checks the prompts, lints, checks PostgreSQL when named and collects the
 #    tests, without running them. The README's PostgreSQL example needs the
@@ -86,6 +89,7 @@ SERVER_ADDRESS = "http://127.0.0.1:8000"
 ADDED_ARGUMENTS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^\.venv/bin/python bench/\S+\.py\b"), "--help"),
     (re.compile(r"bash scripts/test\.sh$"), "--collect-only -q"),
+    (re.compile(r"^\.venv/bin/python scripts/console_screenshots\.py\b"), "--help"),
 ]
 
 # Commands that need what this test does not run: PostgreSQL with the http

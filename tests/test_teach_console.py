@@ -208,10 +208,15 @@ def test_history_shows_each_version_and_rollback_undoes(app: Flask, ops: FlaskCl
         "“my cat walks on the keyboard” is no longer taught as reason “problems with the service”;"
         " “the parrot learned a new song” is no longer taught as reason “too expensive”." in html
     )
-    r = ops.post(
-        "/console/teach/rollback?lang=en-US&step=reason",
-        data={"version": "1", "csrf_token": TOKEN},
-    )
+    # Without JavaScript the form posts review=1: a page says what will change.
+    form = {"lang": "en-US", "step": "reason", "version": "1", "csrf_token": TOKEN}
+    review = ops.post("/console/teach/rollback", data={**form, "review": "1"})
+    assert review.status_code == 200
+    shown = page(review)
+    assert "Roll back what is taught at the reason question (en-US) to version 1?" in shown
+    assert "“my cat walks on the keyboard”" in shown and 'name="review"' not in shown
+    assert len(taught_versions(app)) == 2  # nothing changed yet
+    r = ops.post("/console/teach/rollback", data=form)
     assert r.status_code == 303
     assert "Version 1 is live again (as version 3)" in page(ops.get(r.location))
     with app.app_context():

@@ -1,7 +1,8 @@
 """Why people leave: aggregates over a date range, computed in the database.
 
-Everything is GROUP BY over the range (a few queries, each one pass), so the
-page costs the same whether the range holds a thousand calls or a million.
+Two GROUP BY queries read the range (and the period before it) by UTC day,
+each from an index in its own order; every figure on the page is summed
+from their few thousand rows.
 Percentiles come from a histogram of whole seconds, never from loading the
 calls into Python.
 """
@@ -12,20 +13,22 @@ import datetime as dt
 import math
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import yaml
 from flask import render_template, request
-from sqlalchemy import ColumnElement, Date, case, cast, func, select
+from sqlalchemy import ColumnElement, Date, cast, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from .. import db
 from ..models import OUTCOMES, Call, utcnow
 from . import bp
 from .auth import role_required
+from .labels import offer_label
 
 # The words of at most this many calls (the newest in the range) are counted:
 # enough to show the themes, bounded however long the range.
@@ -115,25 +118,56 @@ def _in_range(
     return [column >= start, column < end]
 
 
-def _unindexed(s: Session, column: ColumnElement[dt.datetime]) -> ColumnElement[dt.datetime]:
-    """On SQLite, the same value but no index range: its planner would rather
-    take the started_at range and then sort every row in it than read
-    ix_calls_analytics in order (SQLite's own idiom is a unary +)."""
+def _unindexed(s: Session, column: ColumnElement[Any]) -> ColumnElement[Any]:
+    """On SQLite, the same value but no index: its planner would rather use
+    an index on this column than read the day indexes in order (SQLite's
+    own idiom is a unary +)."""
     if s.get_bind().dialect.name == "sqlite":
         return func.coalesce(column, column)
     return column
 
 
-def build_report(s: Session, date_from: dt.date, date_to: dt.date) -> Report:
-    """The analytics of calls started from date_from to date_to (UTC days, inclusive)."""
-    report = Report(date_from, date_to)
-    in_range = _in_range(date_from, date_to)
+def _day_of(s: Session) -> ColumnElement[Any]:
+    """The UTC day a call started, written exactly as the day indexes of
+    migration 0009 are (date(started_at) on SQLite, a cast on PostgreSQL),
+    so the database reads them in order."""
+    if s.get_bind().dialect.name == "sqlite":
+        return func.date(Call.started_at)
+    return cast(func.timezone(literal_column("'UTC'"), Call.started_at), Date)
 
-    # One pass over the range, grouped finely enough to answer the outcome,
-    # reason, offer, person and hang-up questions (a few hundred groups).
-    # The GROUP BY columns are those of ix_calls_analytics, in its order, so
-    # the database reads that index in order: no table rows, no sort.
-    groups = (
+
+def _days_between(s: Session, date_from: dt.date, date_to: dt.date) -> list[ColumnElement[bool]]:
+    day = _day_of(s)
+    if s.get_bind().dialect.name == "sqlite":
+        return [day >= date_from.isoformat(), day <= date_to.isoformat()]
+    return [day >= date_from, day <= date_to]
+
+
+def _as_date(value: Any) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What analytics reads from the calls, per UTC day: how many calls had
+    each combination of outcome, reason, offer, answer, person and hang-up
+    step, and how many cancelled calls lasted each whole number of seconds.
+    A few thousand rows for months of calls; every figure is summed from them."""
+
+    date_from: dt.date
+    date_to: dt.date
+    # (day, outcome, reason, offer, offer_accepted, agent_requested, outcome_step, calls)
+    groups: list[tuple[Any, ...]]
+    # (day, seconds, cancelled calls)
+    lengths: list[tuple[dt.date, int, int]]
+
+
+def read_facts(s: Session, date_from: dt.date, date_to: dt.date) -> Facts:
+    """Two GROUP BY passes over the days' range of ix_calls_day_groups and
+    ix_calls_day_lengths, whose column order is the GROUP BY's: the database
+    reads each range once, in order, with nothing to sort."""
+    day = _day_of(s)
+    columns = (
         Call.outcome,
         Call.reason_code,
         Call.offer_code,
@@ -141,17 +175,45 @@ def build_report(s: Session, date_from: dt.date, date_to: dt.date) -> Report:
         Call.agent_requested,
         Call.outcome_step,
     )
-    rows = s.execute(
-        select(*groups, func.count())
-        .where(*_in_range(date_from, date_to, _unindexed(s, Call.started_at)))
-        .group_by(*groups)
-    ).all()
+    groups = [
+        (_as_date(d), *rest)
+        for d, *rest in s.execute(
+            select(day, *columns, func.count())
+            .where(*_days_between(s, date_from, date_to))
+            .group_by(day, *columns)
+        )
+    ]
+    lengths = [
+        (_as_date(d), int(seconds), int(n))
+        for d, _, seconds, n in s.execute(
+            select(day, Call.outcome, Call.duration_seconds, func.count())
+            .where(
+                *_days_between(s, date_from, date_to),
+                # Off its own index: that one would be read whole.
+                _unindexed(s, Call.outcome) == "cancelled",
+                Call.duration_seconds.is_not(None),
+            )
+            .group_by(day, Call.outcome, Call.duration_seconds)
+        )
+    ]
+    return Facts(date_from, date_to, groups, lengths)
+
+
+def build_report(
+    s: Session, date_from: dt.date, date_to: dt.date, facts: Facts | None = None
+) -> Report:
+    """The analytics of calls started from date_from to date_to (UTC days,
+    inclusive), from `facts` when they cover those days already."""
+    report = Report(date_from, date_to)
+    facts = facts or read_facts(s, date_from, date_to)
     outcomes: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
     shown: Counter[str] = Counter()
     taken: Counter[str] = Counter()
     hangups: Counter[str] = Counter()
-    for outcome, reason, offer, offer_accepted, agent_requested, step, n in rows:
+    for day, outcome, reason, offer, offer_accepted, agent_requested, step, n in facts.groups:
+        if not date_from <= day <= date_to:
+            continue
         report.total += n
         if agent_requested:
             report.agent_requested += n
@@ -168,19 +230,11 @@ def build_report(s: Session, date_from: dt.date, date_to: dt.date) -> Report:
     report.reasons = sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))
     report.offers = [OfferStats(code, shown[code], taken[code]) for code in sorted(shown)]
     report.hangups = sorted(hangups.items(), key=lambda kv: (-kv[1], kv[0]))
-    histogram = [
-        (int(seconds), int(n))
-        for seconds, n in s.execute(
-            select(Call.duration_seconds, func.count())
-            .where(
-                Call.outcome == "cancelled",
-                Call.duration_seconds.is_not(None),
-                *in_range,
-            )
-            .group_by(Call.duration_seconds)
-            .order_by(Call.duration_seconds)
-        )
-    ]
+    lengths: Counter[int] = Counter()
+    for day, seconds, n in facts.lengths:
+        if date_from <= day <= date_to:
+            lengths[seconds] += n
+    histogram = sorted(lengths.items())
     report.cancelled_timed = sum(n for _, n in histogram)
     report.median_seconds = percentile(histogram, 0.5)
     report.p90_seconds = percentile(histogram, 0.9)
@@ -189,7 +243,7 @@ def build_report(s: Session, date_from: dt.date, date_to: dt.date) -> Report:
         (text, language)
         for text, language in s.execute(
             select(Call.reason_text, Call.language)
-            .where(Call.reason_text.is_not(None), *in_range)
+            .where(Call.reason_text.is_not(None), *_in_range(date_from, date_to))
             .order_by(Call.started_at.desc(), Call.id.desc())
             .limit(WORDS_SAMPLE)
         )
@@ -201,6 +255,8 @@ def build_report(s: Session, date_from: dt.date, date_to: dt.date) -> Report:
 
 @dataclass
 class Day:
+    """One UTC day's numbers for the series."""
+
     day: dt.date
     calls: int = 0
     cancelled: int = 0
@@ -208,53 +264,116 @@ class Day:
     offers_shown: int = 0
     offers_taken: int = 0
     agent: int = 0
-    cancel_seconds: int = 0
-    cancel_timed: int = 0
+    # Offer code -> (shown, taken) that day.
+    offers: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # Length in whole seconds -> cancelled calls that long.
+    cancel_lengths: Counter[int] = field(default_factory=Counter)
 
     @property
     def save_rate(self) -> float | None:
         return self.offers_taken / self.offers_shown if self.offers_shown else None
 
+    def offer_rate(self, code: str) -> float | None:
+        shown, taken = self.offers.get(code, (0, 0))
+        return taken / shown if shown else None
+
     @property
-    def mean_cancel_seconds(self) -> float | None:
-        return self.cancel_seconds / self.cancel_timed if self.cancel_timed else None
+    def median_cancel_seconds(self) -> int | None:
+        return percentile(sorted(self.cancel_lengths.items()), 0.5)
 
 
-def _day_of(s: Session, column: ColumnElement[dt.datetime]) -> ColumnElement[Any]:
-    """The UTC day of a timestamp, in the database."""
-    if s.get_bind().dialect.name == "sqlite":
-        return func.date(column)
-    return cast(func.timezone("UTC", column), Date)
-
-
-def daily_series(s: Session, date_from: dt.date, date_to: dt.date) -> list[Day]:
+def daily_series(
+    s: Session, date_from: dt.date, date_to: dt.date, facts: Facts | None = None
+) -> list[Day]:
     """One row per UTC day from date_from to date_to (days without calls
-    included): calls, cancelled, saved, offers shown and taken, asked for a
-    person, and the length of cancelled calls. One GROUP BY pass."""
-    day = _day_of(s, Call.started_at).label("day")
-    cancelled = Call.outcome == "cancelled"
-    rows = s.execute(
-        select(
-            day,
-            func.count(),
-            func.sum(case((cancelled, 1), else_=0)),
-            func.sum(case((Call.outcome == "saved", 1), else_=0)),
-            func.sum(case((Call.offer_code.is_not(None), 1), else_=0)),
-            func.sum(case((Call.offer_accepted.is_(True), 1), else_=0)),
-            func.sum(case((Call.agent_requested.is_(True), 1), else_=0)),
-            func.sum(case((cancelled, Call.duration_seconds), else_=0)),
-            func.sum(case((cancelled & Call.duration_seconds.is_not(None), 1), else_=0)),
-        )
-        .where(*_in_range(date_from, date_to))
-        .group_by(day)
-    ).all()
-    by_day = {}
-    for d, *numbers in rows:
-        key = d if isinstance(d, dt.date) else dt.date.fromisoformat(str(d))
-        by_day[key] = Day(key, *(int(n or 0) for n in numbers))
+    included): calls, cancelled, saved, offers shown and taken (each offer
+    and all together), asked for a person, and the lengths of cancelled calls."""
+    facts = facts or read_facts(s, date_from, date_to)
+    by_day: dict[dt.date, Day] = {}
+
+    def of(day: dt.date) -> Day:
+        if day not in by_day:
+            by_day[day] = Day(day)
+        return by_day[day]
+
+    for day, outcome, _, offer, accepted, agent, _, n in facts.groups:
+        if not date_from <= day <= date_to:
+            continue
+        row = of(day)
+        row.calls += n
+        row.cancelled += n if outcome == "cancelled" else 0
+        row.saved += n if outcome == "saved" else 0
+        row.agent += n if agent else 0
+        if offer is not None:
+            shown, taken = row.offers.get(offer, (0, 0))
+            row.offers[offer] = (shown + n, taken + (n if accepted else 0))
+            row.offers_shown += n
+            row.offers_taken += n if accepted else 0
+    for day, seconds, n in facts.lengths:
+        if date_from <= day <= date_to:
+            of(day).cancel_lengths[seconds] += n
     span = (date_to - date_from).days + 1
     days = [date_from + dt.timedelta(days=i) for i in range(span)]
     return [by_day.get(d) or Day(d) for d in days]
+
+
+@dataclass(frozen=True)
+class Line:
+    """One thing charted: its value each day of this period and of the one before."""
+
+    label: str
+    now: list[float | None]
+    before: list[float | None]
+
+
+@dataclass(frozen=True)
+class Chart:
+    id: str
+    title: str
+    # How values read: "calls", "percent" (0 to 100) or "seconds".
+    unit: str
+    lines: list[Line]
+
+    def json_lines(self) -> list[dict[str, Any]]:
+        return [asdict(line) for line in self.lines]
+
+
+def trend_charts(days: list[Day], previous: list[Day]) -> list[Chart]:
+    """The day-by-day charts, each line of this period with the same line of
+    the period before it (same length, day for day)."""
+
+    def line(label: str, value: Callable[[Day], float | None]) -> Line:
+        return Line(label, [value(d) for d in days], [value(d) for d in previous])
+
+    def pct(rate: float | None) -> float | None:
+        return None if rate is None else round(100 * rate, 1)
+
+    codes = sorted({code for d in days + previous for code in d.offers})
+    return [
+        Chart(
+            "calls",
+            "Calls per day",
+            "calls",
+            [
+                line("Calls", lambda d: d.calls),
+                line("Cancelled", lambda d: d.cancelled),
+                line("Saved by the offer", lambda d: d.saved),
+                line("Asked for a person", lambda d: d.agent),
+            ],
+        ),
+        Chart(
+            "offers",
+            "Save rate per offer (accepted ÷ shown)",
+            "percent",
+            [line(offer_label(code), lambda d, c=code: pct(d.offer_rate(c))) for code in codes],
+        ),
+        Chart(
+            "time",
+            "How long cancelling took (median per day)",
+            "seconds",
+            [line("Median time to cancel", lambda d: d.median_cancel_seconds)],
+        ),
+    ]
 
 
 @dataclass(frozen=True)
@@ -264,16 +383,21 @@ class Totals:
     saved: int
     agent: int
     save_rate: float | None
+    median_cancel_seconds: int | None
 
     @classmethod
     def of(cls, days: list[Day]) -> Totals:
         shown = sum(d.offers_shown for d in days)
+        lengths: Counter[int] = Counter()
+        for d in days:
+            lengths.update(d.cancel_lengths)
         return cls(
             calls=sum(d.calls for d in days),
             cancelled=sum(d.cancelled for d in days),
             saved=sum(d.saved for d in days),
             agent=sum(d.agent for d in days),
             save_rate=sum(d.offers_taken for d in days) / shown if shown else None,
+            median_cancel_seconds=percentile(sorted(lengths.items()), 0.5),
         )
 
 
@@ -308,18 +432,29 @@ def analytics() -> str:
         errors.append("The start date is after the end date; they were swapped.")
         date_from, date_to = date_to, date_from
     s = db.session()
-    report = build_report(s, date_from, date_to)
-    days = daily_series(s, date_from, date_to)
     span = dt.timedelta(days=(date_to - date_from).days + 1)
-    previous = daily_series(s, date_from - span, date_to - span)
+    # This period and the one before it, read once.
+    facts = read_facts(s, date_from - span, date_to)
+    report = build_report(s, date_from, date_to, facts)
+    both = daily_series(s, date_from - span, date_to, facts)
+    previous, days = both[: span.days], both[span.days :]
     return render_template(
         "console/analytics.html",
         report=report,
         errors=errors,
         days=days,
+        previous_days=previous,
+        charts=trend_charts(days, previous),
         totals=Totals.of(days),
         previous_totals=Totals.of(previous),
         previous_from=date_from - span,
         previous_to=date_to - span,
         change=change,
+        labelled=_labelled,
     )
+
+
+def _labelled(rows: list[tuple[str, int]], label: Callable[[str | None], str]) -> list[Any]:
+    """(code, n) rows as (words, n) for a chart; "(none given)" and
+    "(unknown)" stand for no code."""
+    return [(label(None if code.startswith("(") else code), n) for code, n in rows]

@@ -7,6 +7,7 @@ import csv
 import io
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import (
     Response,
@@ -32,12 +33,22 @@ from ..models import (
     CallNote,
     Customer,
     Offer,
+    SavedView,
     utcnow,
 )
 from ..records import find_call
 from . import bp
 from .auth import audit, current_user, has_role, role_required
-from .queries import LANGUAGES, CallFilters, Cursor, calls_page, count_calls, iter_calls
+from .confirm import review_page, wants_review
+from .queries import (
+    FIRST_ORDER,
+    LANGUAGES,
+    CallFilters,
+    Cursor,
+    calls_page,
+    count_calls,
+    iter_calls,
+)
 from .timeline import describe_event
 
 NOTE_MAX = 4000
@@ -86,6 +97,9 @@ def calls() -> str:
     return render_template(
         "console/calls.html",
         filters=filters,
+        first_order=FIRST_ORDER,
+        views=_saved_views(),
+        view_max=VIEW_NAME_MAX,
         page=page,
         matching=matching,
         over=over,
@@ -95,6 +109,70 @@ def calls() -> str:
         offers=_offer_codes(),
         languages=LANGUAGES,
     )
+
+
+VIEW_NAME_MAX = 100
+
+
+def _saved_views() -> list[SavedView]:
+    user = current_user()
+    assert user is not None
+    return list(
+        db.session().scalars(
+            select(SavedView).where(SavedView.user_id == user.id).order_by(SavedView.name)
+        )
+    )
+
+
+@bp.post("/calls/views")
+@role_required("support")
+def save_view() -> BaseResponse:
+    """Name the filters and order shown: the view is listed on the calls page
+    (for its owner) as a link with the same query string as the page had."""
+    user = current_user()
+    assert user is not None
+    filters = CallFilters.from_args(request.form)
+    query = urlencode(filters.as_args())
+    back = url_for("console.calls", **filters.as_args())
+    name = request.form.get("name", "").strip()
+    if not name:
+        flash("Give the view a name.", "error")
+        return redirect(back)
+    if len(name) > VIEW_NAME_MAX:
+        flash(f"A view's name has at most {VIEW_NAME_MAX} characters.", "error")
+        return redirect(back)
+    if filters.errors:
+        flash("Not saved: " + "; ".join(filters.errors) + ".", "error")
+        return redirect(back)
+    s = db.session()
+    view = s.scalars(
+        select(SavedView).where(SavedView.user_id == user.id, SavedView.name == name)
+    ).first()
+    if view is None:
+        s.add(SavedView(user_id=user.id, name=name, query=query))
+        flash(f"Saved “{name}”.", "ok")
+    else:
+        view.query = query
+        flash(f"“{name}” now shows these filters.", "ok")
+    audit("save_view", {"name": name, "query": query})
+    s.commit()
+    return redirect(back)
+
+
+@bp.post("/calls/views/<int:view_id>/delete")
+@role_required("support")
+def delete_view(view_id: int) -> BaseResponse:
+    user = current_user()
+    assert user is not None
+    s = db.session()
+    view = s.get(SavedView, view_id)
+    if view is None or view.user_id != user.id:
+        abort(404)
+    s.delete(view)
+    audit("delete_view", {"name": view.name, "query": view.query})
+    s.commit()
+    flash(f"Deleted the view “{view.name}”; saving these filters again brings it back.", "ok")
+    return redirect(url_for("console.calls") + ("?" + view.query if view.query else ""))
 
 
 CSV_HEADER = (
@@ -347,12 +425,22 @@ def callback_attempt(callback_id: int) -> BaseResponse:
 
 @bp.post("/callbacks/<int:callback_id>/done")
 @role_required("support")
-def callback_done(callback_id: int) -> BaseResponse:
+def callback_done(callback_id: int) -> str | BaseResponse:
     callback = _callback_for_update(callback_id)
     outcome = request.form.get("outcome") or "resolved"
     if outcome not in CLOSE_OUTCOMES:
         flash(f"Close with one of: {', '.join(CLOSE_OUTCOMES)}.", "error")
         return redirect(url_for("console.callbacks"))
+    if wants_review() and callback.done_at is None:
+        tries = len(callback.attempts or [])
+        return review_page(
+            f"Close the call back to {callback.phone or 'an unknown number'} as “{outcome}”?",
+            f"It leaves the queue ({tries} {'try' if tries == 1 else 'tries'} logged); "
+            "the call's page keeps it, with who closed it and when.",
+            yes="Close the call back",
+            back=url_for("console.callbacks"),
+            undo="A closed call back cannot be reopened from the console.",
+        )
     if callback.done_at is None:
         user = current_user()
         assert user is not None

@@ -1,9 +1,9 @@
 """One customer, everything about them: subscriptions and where each stands
-in billing, every call, call backs and notes (support).
+in billing, every call, call backs, texts sent, consents to be texted, and
+notes (support).
 
 Each part is one query on an indexed column, so the page costs the same
-however many calls the line has taken. Parts are listed in SECTIONS order;
-an SMS or consent record joins the page as one more section.
+however many calls the line has taken.
 """
 
 from __future__ import annotations
@@ -16,12 +16,23 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from .. import db
-from ..models import BillingChange, Call, CallbackRequest, CallNote, Customer
+from ..models import (
+    BillingChange,
+    Call,
+    CallbackRequest,
+    CallNote,
+    Consent,
+    Customer,
+    SmsMessage,
+    SmsOptOut,
+)
 from . import bp
 from .auth import role_required
 
 # The newest calls shown; a customer who called more often has a link to all.
 CALLS_SHOWN = 100
+# The newest texts and consents shown.
+TEXTS_SHOWN = 100
 
 
 @dataclass
@@ -32,6 +43,9 @@ class CustomerRecord:
     changes: dict[int, list[tuple[BillingChange, str]]]
     callbacks: list[tuple[CallbackRequest, str]]
     notes: list[tuple[CallNote, str]]
+    texts: list[SmsMessage]
+    consents: list[tuple[Consent, str]]
+    opted_out: SmsOptOut | None
 
 
 def customer_record(s: Session, account: str) -> CustomerRecord | None:
@@ -91,7 +105,31 @@ def customer_record(s: Session, account: str) -> CustomerRecord | None:
             .order_by(CallNote.at.desc())
         )
     ]
-    return CustomerRecord(customer, calls, more, changes, callbacks, notes)
+    # Texts and consents of their calls, and any to the phone on file.
+    mine = SmsMessage.call_id.in_(call_ids)
+    texts = list(
+        s.scalars(
+            select(SmsMessage)
+            .where(or_(mine, SmsMessage.phone == customer.phone) if customer.phone else mine)
+            .order_by(SmsMessage.created_at.desc(), SmsMessage.id.desc())
+            .limit(TEXTS_SHOWN)
+        )
+    )
+    agreed = Consent.call_id.in_(call_ids)
+    consents = [
+        (consent, sid)
+        for consent, sid in s.execute(
+            select(Consent, Call.call_sid)
+            .join(Call, Call.id == Consent.call_id)
+            .where(or_(agreed, Consent.phone == customer.phone) if customer.phone else agreed)
+            .order_by(Consent.given_at.desc())
+            .limit(TEXTS_SHOWN)
+        )
+    ]
+    opted_out = s.get(SmsOptOut, customer.phone) if customer.phone else None
+    return CustomerRecord(
+        customer, calls, more, changes, callbacks, notes, texts, consents, opted_out
+    )
 
 
 @bp.get("/customers/<account>")

@@ -1,7 +1,9 @@
 """Words for the codes the line records, and times in the staff member's
 time zone: what the console shows instead of `too_expensive` and UTC.
 
-Codes stay in URLs, CSV exports and `show-call`; people read the labels.
+Labels come in the staff member's console language (English or Spanish, a
+setting per user); the rest of the console's wording is English. Codes stay
+in URLs, CSV exports and `show-call`; people read the labels.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import current_app, g
+from flask import current_app, g, has_request_context
 from markupsafe import Markup, escape
 from sqlalchemy import select
 
@@ -139,85 +141,244 @@ BILLING_STATE_LABELS = {
 
 LANGUAGE_LABELS = {"en-US": "English", "es-US": "Spanish"}
 
+# The same words in Spanish, the line's other language (es-US).
+SPANISH = {
+    "outcome": {
+        "cancelled": "Cancelada",
+        "saved": "Retenida con la oferta",
+        "agent": "Pasada a una persona",
+        "callback": "Devolución de llamada programada",
+        "unverified": "No se pudo verificar",
+        "no_subscription": "Sin suscripción activa",
+        "abandoned": "Colgó",
+        "in_progress": "En curso",
+        "reinstated": "Conservó un plan cancelado",
+    },
+    "reason": {
+        "too_expensive": "Demasiado caro",
+        "unused": "No lo usa",
+        "missing_features": "Le faltan funciones",
+        "switched_service": "Cambia de proveedor",
+        "customer_service": "Descontento con la atención al cliente",
+        "too_complex": "Demasiado difícil de usar",
+        "low_quality": "Problemas con el servicio",
+        "other": "Otro motivo",
+        "none": "Sin motivo",
+    },
+    "step": {
+        "start": "Inicio",
+        "greeting": "Saludo",
+        "identify": "Número de cuenta",
+        "verify": "PIN",
+        "choose": "Elección de la suscripción",
+        "reason": "Motivo",
+        "offer": "Oferta",
+        "offer_after": "Oferta después de cancelar",
+        "confirm_cancel": "Confirmación de la cancelación",
+        "confirm": "Comprobación «¿dijo…?»",
+        "last_chance": "Persona o devolución de llamada",
+        "agent_unavailable": "Nadie libre para atender",
+        "agent": "Con una persona",
+        "receipt": "Confirmación",
+        "way_back": "Conservar un plan cancelado",
+        "done": "Terminada",
+    },
+    "event": {
+        "call_started": "Llamada iniciada",
+        "prompt": "La línea dijo",
+        "input": "Cliente",
+        "understood": "Entendido",
+        "step": "Paso siguiente",
+        "outcome": "Resultado",
+        "cancelled": "Cancelada",
+        "offer_applied": "Oferta aplicada",
+        "callback_requested": "Devolución de llamada programada",
+        "whisper": "Aviso al agente",
+        "status": "Estado en Twilio",
+        "repeated_request": "Solicitud repetida",
+        "stale_request": "Solicitud tardía",
+        "billing_unreachable": "Facturación no respondió",
+        "unknown_call": "Llamada desconocida",
+        "webhook": "Webhook",
+        "jurisdiction": "Normas aplicadas",
+        "cancel_requested": "Dijo cancelar",
+        "offer_permission": "Pidió oír una oferta",
+        "reinstated": "Cancelación deshecha",
+        "sms_queued": "SMS en cola",
+        "sms_status": "Estado del SMS",
+        "consent": "Consentimiento para un SMS",
+        "verify_locked": "Verificación bloqueada",
+        "verify_lockout": "Bloqueado",
+    },
+    "meaning": {
+        "agent": "pide una persona",
+        "cancel": "cancelar",
+        "keep": "conservar la suscripción",
+        "yes": "sí",
+        "no": "no",
+        "skip": "omitir",
+        "reason": "un motivo",
+        "callback": "una devolución de llamada",
+        "language": "elección de idioma",
+        "verify": "un número de cuenta o PIN",
+        "hear_offer": "quiere oír la oferta",
+        "no_offer": "sin oferta, gracias",
+        "all": "todas las suscripciones",
+        "repeat": "repetir",
+        "consent": "sí a un SMS con una oferta",
+        "no_consent": "sin SMS, gracias",
+        "not_an_answer": "no es una respuesta",
+        "not_understood": "no se entendió",
+        "question": "una pregunta",
+        "forgot": "no lo tiene a mano",
+    },
+    "agent_result": {
+        "completed": "habló con una persona",
+        "answered": "habló con una persona",
+        "busy": "línea ocupada",
+        "no-answer": "nadie contestó",
+        "failed": "falló la transferencia",
+        "canceled": "el cliente colgó antes",
+    },
+    "callback_reason": {
+        "agent_unavailable": "Nadie libre para atender",
+        "offer_help": "Aceptó la oferta de ayuda",
+        "unverified": "No se pudo verificar",
+        "asked": "Pidió que le llamen",
+        "closed": "Lo pidió fuera de horario",
+        "no-answer": "Nadie contestó la transferencia",
+        "billing_unreachable": "Facturación no respondió",
+    },
+    "billing_state": {
+        "pending": "Pendiente de aplicar",
+        "retrying": "Reintentando",
+        "applied": "Aplicado",
+        "failed": "Falló",
+    },
+    "language": {"en-US": "Inglés", "es-US": "Español"},
+}
+
+ENGLISH = {
+    "outcome": OUTCOME_LABELS,
+    "reason": REASON_LABELS,
+    "step": STEP_LABELS,
+    "event": EVENT_LABELS,
+    "meaning": MEANING_LABELS,
+    "agent_result": AGENT_RESULT_LABELS,
+    "callback_reason": CALLBACK_REASON_LABELS,
+    "billing_state": BILLING_STATE_LABELS,
+    "language": LANGUAGE_LABELS,
+}
+
+# Console languages a staff member can choose: code -> its name in itself.
+CONSOLE_LANGUAGES = {"en": "English", "es": "Español"}
+_TABLES = {"en": ENGLISH, "es": SPANISH}
+# Words a label is made of, per language.
+_WORDS = {
+    "en": {"none_given": "None given", "no_offer": "No offer", "reason": "reason “{}”"},
+    "es": {"none_given": "Sin motivo", "no_offer": "Sin oferta", "reason": "motivo «{}»"},
+}
+
+
+def console_language() -> str:
+    """The signed-in user's console language ("en" or "es"); English otherwise."""
+    from .auth import current_user
+
+    user = current_user() if has_request_context() else None
+    language = user.console_language if user is not None else None
+    return language if language in _TABLES else "en"
+
 
 def _humanize(code: str) -> str:
     return code.replace("_", " ").capitalize()
 
 
-def _lookup(table: dict[str, str], code: str | None, empty: str = "—") -> str:
+def _lookup(kind: str, code: str | None, empty: str = "—") -> str:
     if code is None or code == "":
         return empty
-    return table.get(code) or _humanize(str(code))
+    table = _TABLES[console_language()][kind]
+    return table.get(code) or ENGLISH[kind].get(code) or _humanize(str(code))
 
 
 def outcome_label(code: str | None) -> str:
-    return _lookup(OUTCOME_LABELS, code)
+    return _lookup("outcome", code)
 
 
 def reason_label(code: str | None) -> str:
-    return _lookup(REASON_LABELS, code, "None given")
+    return _lookup("reason", code, _WORDS[console_language()]["none_given"])
 
 
 def step_label(code: str | None) -> str:
-    return _lookup(STEP_LABELS, code)
+    return _lookup("step", code)
 
 
 def event_label(code: str | None) -> str:
-    return _lookup(EVENT_LABELS, code)
+    return _lookup("event", code)
 
 
 def meaning_label(code: str | None) -> str:
     if code in REASON_LABELS:
-        return f"reason “{REASON_LABELS[code].lower()}”"
-    return _lookup(MEANING_LABELS, code)
+        return _WORDS[console_language()]["reason"].format(reason_label(code).lower())
+    return _lookup("meaning", code)
 
 
 def agent_result_label(code: str | None) -> str:
-    return _lookup(AGENT_RESULT_LABELS, code)
+    return _lookup("agent_result", code)
 
 
 def callback_reason_label(code: str | None) -> str:
-    return _lookup(CALLBACK_REASON_LABELS, code)
+    return _lookup("callback_reason", code)
 
 
 def billing_state_label(code: str | None) -> str:
-    return _lookup(BILLING_STATE_LABELS, code)
+    return _lookup("billing_state", code)
 
 
 def language_label(code: str | None) -> str:
-    return _lookup(LANGUAGE_LABELS, code)
+    return _lookup("language", code)
 
 
-def describe_offer(kind: str, terms: dict[str, Any]) -> str:
+def describe_offer(kind: str, terms: dict[str, Any], language: str = "en") -> str:
     """What an offer gives, in words, from its kind and terms."""
+    spanish = language == "es"
 
     def months(n: Any) -> str:
+        if spanish:
+            return f"{n} mes" if str(n) == "1" else f"{n} meses"
         return f"{n} month" if str(n) == "1" else f"{n} months"
 
     if kind == "discount" and terms.get("percent"):
+        if spanish:
+            span = f" durante {months(terms['months'])}" if terms.get("months") else ""
+            return f"{terms['percent']} % de descuento{span}"
         span = f" for {months(terms['months'])}" if terms.get("months") else ""
         return f"{terms['percent']}% off{span}"
     if kind == "pause" and terms.get("months"):
-        return f"Pause for {months(terms['months'])}"
+        return (
+            f"Pausa de {months(terms['months'])}"
+            if spanish
+            else (f"Pause for {months(terms['months'])}")
+        )
     if kind == "free_period" and terms.get("months"):
-        return f"{months(terms['months'])} free"
+        return f"{months(terms['months'])} gratis" if spanish else f"{months(terms['months'])} free"
     if kind == "downgrade":
         plan = terms.get("plan")
+        if spanish:
+            return f"Bajar a {plan}" if plan else "Bajar a un plan más barato"
         return f"Move down to {plan}" if plan else "Move down to a cheaper plan"
     if kind == "help":
-        return "A specialist calls back"
+        return "Un especialista le devuelve la llamada" if spanish else "A specialist calls back"
     return kind.replace("_", " ").capitalize()
 
 
 def _offer_labels() -> dict[str, str]:
     """Offer code -> words, read once per request (a handful of rows)."""
     if "offer_labels" not in g:
-        rows = db.session().execute(
-            select(Offer.code, Offer.kind, Offer.terms, Offer.reason_code)
-        )
+        language = console_language()
+        rows = db.session().execute(select(Offer.code, Offer.kind, Offer.terms, Offer.reason_code))
         # Help offers differ only by the reason they answer: say which.
         g.offer_labels = {
-            code: describe_offer(kind, terms or {})
+            code: describe_offer(kind, terms or {}, language)
             + (f" ({reason_label(reason).lower()})" if kind == "help" else "")
             for code, kind, terms, reason in rows
         }
@@ -226,7 +387,7 @@ def _offer_labels() -> dict[str, str]:
 
 def offer_label(code: str | None) -> str:
     if not code or code == "none":
-        return "No offer"
+        return _WORDS[console_language()]["no_offer"]
     return _offer_labels().get(code) or _humanize(code)
 
 
@@ -258,23 +419,38 @@ def local(value: dt.datetime) -> dt.datetime:
 
 
 def relative(value: dt.datetime, now: dt.datetime | None = None) -> str | None:
-    """"3 min ago" for the last day; None when a date reads better."""
+    """ "3 min ago" ("hace 3 min") for the last day; None when a date reads better."""
     seconds = ((now or utcnow()) - value).total_seconds()
     if seconds < 0 or seconds >= 86400:
         return None
+    spanish = console_language() == "es"
     if seconds < 60:
-        return "just now"
+        return "ahora mismo" if spanish else "just now"
     if seconds < 3600:
-        return f"{int(seconds // 60)} min ago"
+        minutes = int(seconds // 60)
+        return f"hace {minutes} min" if spanish else f"{minutes} min ago"
     hours = int(seconds // 3600)
+    if spanish:
+        return f"hace {hours} hora{'s' if hours != 1 else ''}"
     return f"{hours} hour{'s' if hours != 1 else ''} ago"
 
 
+MONTHS = {
+    "en": "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(),
+    "es": "ene feb mar abr may jun jul ago sep oct nov dic".split(),
+}
+
+
 def format_time(value: dt.datetime, seconds: bool = False) -> str:
-    """One line: "Mar 10, 2026 08:00 EDT" in the staff member's zone."""
+    """One line in the staff member's zone: "Mar 10, 2026 08:00 EDT"
+    ("10 mar 2026 08:00 EDT" in Spanish)."""
     at = local(value)
-    clock = "%H:%M:%S" if seconds else "%H:%M"
-    return f"{at.strftime('%b')} {at.day}, {at.year} {at.strftime(clock)} {at.tzname()}"
+    clock = at.strftime("%H:%M:%S" if seconds else "%H:%M")
+    language = console_language()
+    month = MONTHS[language][at.month - 1]
+    if language == "es":
+        return f"{at.day} {month} {at.year} {clock} {at.tzname()}"
+    return f"{month} {at.day}, {at.year} {clock} {at.tzname()}"
 
 
 def when_html(value: dt.datetime | None, seconds: bool = False, rel: bool = True) -> Markup:

@@ -12,6 +12,13 @@ from .. import db, lockout
 from ..models import Customer
 from . import bp
 from .auth import audit, role_required
+from .confirm import review_page, wants_review
+
+_KINDS = {
+    "customer": "account",
+    "caller": "calling number",
+    "sign_in": "console sign-in (address, email)",
+}
 
 
 @bp.get("/locks")
@@ -32,8 +39,30 @@ def locks() -> str:
 
 @bp.post("/locks/<int:lock_id>")
 @role_required("support")
-def locks_unlock(lock_id: int) -> Response:
+def locks_unlock(lock_id: int) -> str | Response:
     s = db.session()
+    if wants_review():
+        conn = s.connection()
+        shown = {r["id"]: r for r in lockout.locked_now(conn)}.get(lock_id)
+        if shown is None:
+            flash("That lock has ended or was lifted already.", "ok")
+            return redirect(url_for("console.locks"))
+        who = shown["key"]
+        if shown["kind"] == "customer":
+            who = (
+                conn.scalar(select(Customer.account_number).where(Customer.id == int(shown["key"])))
+                or "?"
+            )
+        return review_page(
+            f"Lift the lock on {_KINDS.get(shown['kind'], shown['kind'])} {who}?",
+            "Verification is tried again at the next attempt, before the lock would end "
+            f"({shown['locked_until']:%Y-%m-%d %H:%M} UTC). Lift it only once you know who "
+            "is calling.",
+            yes="Lift the lock",
+            back=url_for("console.locks"),
+            undo="This cannot be undone from the console: the line locks again after "
+            "more failed tries.",
+        )
     row = lockout.unlock(s.connection(), lock_id)
     if row is None:
         abort(404)

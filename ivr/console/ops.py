@@ -22,6 +22,7 @@ from ..models import OFFER_KINDS, REASON_CODES
 from ..offers_admin import OFFER_TERMS
 from . import bp
 from .auth import current_user, role_required
+from .confirm import Change, review_page, wants_review
 
 OPS = ("ops",)  # admins may open every page too
 
@@ -140,6 +141,26 @@ def ops_prompt_publish(key: str, language: str) -> tuple[str, int] | BaseRespons
         errors = _problems(key, language, text, reprompt, audio)
         return _edit_page(key, language, text, reprompt, audio, note, errors)
     s = db.session()
+    if wants_review():
+        errors = _problems(key, language, text, reprompt, audio)
+        if errors:
+            return _edit_page(key, language, text, reprompt, audio, note, errors, 422)
+        _, live = publish.live_content(s, key, language)
+        return (
+            review_page(
+                f"Publish {key} ({language})?",
+                "Callers hear the new words from their next call.",
+                yes="Publish",
+                back=_edit_url(key, language),
+                undo="History keeps every version: rolling back there undoes this.",
+                changes=[
+                    Change("Text", live.text, text.strip()),
+                    Change("Re-prompt", live.reprompt or "", (reprompt or "").strip()),
+                    Change("Recorded audio", live.audio or "", audio or ""),
+                ],
+            ),
+            200,
+        )
     try:
         version = publish.publish(
             s, key, language, text, reprompt, audio, actor=_actor(), note=note
@@ -185,12 +206,31 @@ def ops_prompt_history(key: str, language: str) -> str:
 
 @bp.post("/prompts/<key>/<language>/rollback")
 @role_required(*OPS)
-def ops_prompt_rollback(key: str, language: str) -> BaseResponse:
+def ops_prompt_rollback(key: str, language: str) -> str | BaseResponse:
     _checked_prompt(key, language, words=True)
     to_version = request.form.get("version", "")
     if not to_version.isdigit():
         abort(400, description="which version?")
     s = db.session()
+    if wants_review():
+        entries = {e.version: e for e in publish.history(s, key, language)}
+        chosen = entries.get(int(to_version))
+        if chosen is None:
+            abort(404, description=f"{key} ({language}) has no version {to_version}.")
+        _, live = publish.live_content(s, key, language)
+        return review_page(
+            f"Roll {key} ({language}) back to version {to_version}?",
+            f"Version {to_version} becomes live again, as a new version; callers hear it "
+            "from their next call.",
+            yes=f"Roll back to version {to_version}",
+            back=url_for("console.ops_prompt_history", key=key, language=language),
+            undo="The version live now stays in the history: rolling back to it undoes this.",
+            changes=[
+                Change("Text", live.text, chosen.text),
+                Change("Re-prompt", live.reprompt or "", chosen.reprompt or ""),
+                Change("Recorded audio", live.audio or "", chosen.audio or ""),
+            ],
+        )
     try:
         version = publish.rollback(s, key, language, int(to_version), actor=_actor())
         s.commit()
@@ -311,6 +351,31 @@ def ops_words_publish(key: str, language: str) -> tuple[str, int] | BaseResponse
         except Refused as exc:
             errors = exc.reasons
         return _words_page(key, language, text, note, errors, sentence)
+    if wants_review():
+        live_words = {k: v for k, (_, v) in vocabulary.live_vocabulary(s, language).items()}
+        try:
+            check.validate_text(key, language, text, vocabulary=live_words)
+        except Refused as exc:
+            return _words_page(key, language, text, note, exc.reasons, sentence, 422)
+        _, live = publish.live_content(s, key, language)
+        name = vocabulary.entry_name(key)
+        return (
+            review_page(
+                f"Publish the words for {name} ({language})?",
+                "The line understands callers with these phrases from the next call.",
+                yes="Publish",
+                back=url_for("console.ops_words_edit", key=key, language=language),
+                undo="History keeps every version: rolling back there undoes this.",
+                changes=[
+                    Change(
+                        "Phrases",
+                        ", ".join(prompts.phrases_of(live.text)),
+                        ", ".join(prompts.phrases_of(text)),
+                    )
+                ],
+            ),
+            200,
+        )
     try:
         version = publish.publish(s, key, language, text, actor=_actor(), note=note)
         s.commit()
@@ -393,6 +458,34 @@ def ops_offer_save(code: str) -> tuple[str, int] | BaseResponse:
     wording = {lang: form.get(f"wording_{lang}", "") for lang in languages}
     active = form.get("active") == "on"
     s = db.session()
+    if wants_review():
+        try:
+            before = offers_admin.offer_snapshot(offers_admin.find_offer(s, code))
+        except NotFound:
+            abort(404)
+        changes = [
+            Change("Kind", before["kind"], kind),
+            Change("Terms", _terms_text(before["terms"]), _terms_text(terms)),
+            *(
+                Change(f"Wording, {lang}", before["wording"].get(lang, ""), wording[lang])
+                for lang in languages
+            ),
+            Change("Made to callers", _on_off(before["active"]), _on_off(active)),
+        ]
+        return (
+            review_page(
+                f"Save offer {code}?",
+                "The next caller with this reason hears the offer as saved here."
+                if any(c.before != c.after for c in changes)
+                else "Nothing changes: the offer is already as shown.",
+                yes="Save",
+                back=url_for("console.ops_offer_edit", code=code),
+                undo="The offer's history keeps what it was; saving those values again "
+                "undoes this.",
+                changes=changes,
+            ),
+            200,
+        )
     try:
         offer = offers_admin.update_offer(
             s,
@@ -414,6 +507,14 @@ def ops_offer_save(code: str) -> tuple[str, int] | BaseResponse:
     state = "on" if offer.active else "switched off"
     flash(f"Saved {offer.code} ({offer.kind}, {state}). The next caller hears it.", "ok")
     return redirect(url_for("console.ops_offer_edit", code=code))
+
+
+def _terms_text(terms: dict[str, Any]) -> str:
+    return ", ".join(f"{name} {value}" for name, value in sorted(terms.items()) if value != "")
+
+
+def _on_off(active: bool) -> str:
+    return "on" if active else "off"
 
 
 @bp.get("/offers/<code>/history")

@@ -1,9 +1,10 @@
 """Finding calls: the filters of the calls page, its CSV export and keyset pages.
 
 Pages are cut by (sort key, id) of the last row shown, never by OFFSET, so
-page 1,000 costs what page 1 costs: an index range scan on
-ix_calls_started_at_id or ix_calls_duration_id (or on a filter's
-(column, started_at) index).
+page 1,000 costs what page 1 costs: an index range scan on the sort's
+(key, id) index (ix_calls_started_at_id, ix_calls_duration_id,
+ix_calls_account_number_id, ix_calls_outcome_id), or on a filter's
+(column, started_at) index.
 """
 
 from __future__ import annotations
@@ -19,18 +20,29 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from ..models import OUTCOMES, REASON_CODES, Call, Customer, Subscription
+from ..models import OUTCOMES, REASON_CODES, BillingChange, Call, Customer, Subscription
 
 PAGE_SIZE = 50
 # Matches are counted exactly up to this many; past it the page says "over".
 COUNT_CAP = 10_000
-# Sortable columns of the calls list: name in the URL -> column. Each has an
-# index that ends in the sort key (and id), so every order is a range scan.
-SORTS = {"started": Call.started_at, "duration": Call.duration_seconds}
-NULLABLE_SORTS = {"duration"}
+# Sortable columns of the calls list: name in the URL -> column. Each has a
+# (key, id) index, so every order is a range scan.
+SORTS: dict[str, Any] = {
+    "started": Call.started_at,
+    "duration": Call.duration_seconds,
+    "account": Call.account_number,
+    "outcome": Call.outcome,
+}
+# Keys some calls have none of (no duration yet, no account given): those
+# calls come after all the others, by id.
+NULLABLE_SORTS = {"duration", "account"}
+# The order a column sorts in on its first click.
+FIRST_ORDER = {"started": "desc", "duration": "desc", "account": "asc", "outcome": "asc"}
 LANGUAGES = ("en-US", "es-US")
 
 CONFIRMATION_DIGITS = 8
+# A name search matching at most this many customers looks their calls up by id.
+NAME_MATCHES = 1000
 _CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
 _PHONE_CHARS = re.compile(r"^\+?[\d\s().\-]+$")
 
@@ -149,7 +161,10 @@ class CallFilters:
             out[name] = value.isoformat() if isinstance(value, dt.date) else str(value)
         return out
 
-    def conditions(self) -> list[ColumnElement[bool]]:
+    def conditions(self, s: Session | None = None) -> list[ColumnElement[bool]]:
+        """The WHERE terms. With a session, a name search looks up the
+        customers first, so the calls are found by an index on PostgreSQL
+        too (an IN subquery inside an OR makes it read every call)."""
         where: list[ColumnElement[bool]] = []
         if self.date_from is not None:
             where.append(Call.started_at >= _midnight(self.date_from))
@@ -173,9 +188,12 @@ class CallFilters:
                 named = select(Customer.id).where(
                     func.lower(Customer.name).contains(search.name.lower(), autoescape=True)
                 )
-                where.append(
-                    or_(Call.call_sid == search.call_sid, Call.customer_id.in_(named))
-                )
+                customers: Any = named
+                if s is not None:
+                    ids = list(s.scalars(named.limit(NAME_MATCHES + 1)))
+                    if len(ids) <= NAME_MATCHES:
+                        customers = ids
+                where.append(or_(Call.call_sid == search.call_sid, Call.customer_id.in_(customers)))
             elif search.call_sid:
                 where.append(Call.call_sid == search.call_sid)
             else:
@@ -185,7 +203,18 @@ class CallFilters:
                 if search.account:
                     either.append(Call.account_number == search.account)
                 if search.confirmation:
+                    # A call's first code is on the call; every code it gave
+                    # (each subscription cancelled, an offer) is a billing change.
                     either.append(Call.confirmation == search.confirmation)
+                    # Codes are unique: one call at most. An equality (not IN)
+                    # keeps each branch of the OR an index lookup on PostgreSQL.
+                    either.append(
+                        Call.id
+                        == select(BillingChange.call_id)
+                        .where(BillingChange.confirmation == search.confirmation)
+                        .limit(1)
+                        .scalar_subquery()
+                    )
                 where.append(or_(*either))
         return where
 
@@ -197,10 +226,10 @@ def _midnight(day: dt.date) -> dt.datetime:
 @dataclass(frozen=True)
 class Cursor:
     """The last row of a page: the next page starts just after it, in the
-    list's order. `key` is that row's sort value (None for a call with no
-    duration yet: those come after every timed call, by id)."""
+    list's order. `key` is that row's sort value (None for a call with none:
+    those come after every other call, by id)."""
 
-    key: dt.datetime | int | None
+    key: dt.datetime | int | str | None
     id: int
     sort: str = "started"
 
@@ -225,9 +254,12 @@ class Cursor:
             return None
         try:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-            parts = raw.split("|")
-            token_sort = "started" if len(parts) == 2 else parts.pop(0)
-            value, ident = parts
+            head, _, rest = raw.partition("|")
+            if head in SORTS and head != "started":
+                token_sort = head
+            else:
+                token_sort, rest = "started", raw
+            value, ident = rest.rsplit("|", 1)
             if token_sort != sort:
                 return None
             if sort == "started":
@@ -235,7 +267,9 @@ class Cursor:
                 if started_at.tzinfo is None:
                     return None
                 return cls(started_at, int(ident))
-            return cls(int(value) if value else None, int(ident), sort)
+            if sort == "duration":
+                return cls(int(value) if value else None, int(ident), sort)
+            return cls(value or None, int(ident), sort)
         except (ValueError, binascii.Error, UnicodeDecodeError):
             return None
 
@@ -243,7 +277,7 @@ class Cursor:
         column = SORTS[self.sort]
         before = order == "desc"
         if self.key is None:
-            # Among the untimed calls, which come last, by id.
+            # Among the calls without a key, which come last, by id.
             return and_(column.is_(None), Call.id < self.id if before else Call.id > self.id)
         # The first term gives the planner an index range; the second breaks ties.
         if before:
@@ -276,11 +310,11 @@ LIST_COLUMNS = (
 
 
 def _page_query(
-    filters: CallFilters, after: Cursor | None, limit: int, untimed: bool = False
+    s: Session, filters: CallFilters, after: Cursor | None, limit: int, untimed: bool = False
 ) -> Select[Any]:
     """One page in the filters' order. For a nullable sort key, the rows that
     have one (`untimed` False) and those that do not (True) are two ranges."""
-    where = filters.conditions()
+    where = filters.conditions(s)
     column = SORTS[filters.sort]
     desc = filters.order == "desc"
     if after is not None:
@@ -311,12 +345,12 @@ def calls_page(
     asked says whether there is a next page."""
     sort = filters.sort
     if sort in NULLABLE_SORTS and after is not None and after.key is None:
-        rows = list(s.execute(_page_query(filters, after, size + 1, untimed=True)))
+        rows = list(s.execute(_page_query(s, filters, after, size + 1, untimed=True)))
     else:
-        rows = list(s.execute(_page_query(filters, after, size + 1)))
+        rows = list(s.execute(_page_query(s, filters, after, size + 1)))
         if sort in NULLABLE_SORTS and len(rows) <= size:
             # The timed calls ran out: the untimed ones follow.
-            rows += s.execute(_page_query(filters, None, size + 1 - len(rows), untimed=True))
+            rows += s.execute(_page_query(s, filters, None, size + 1 - len(rows), untimed=True))
     more = len(rows) > size
     rows = rows[:size]
     cursor = None
@@ -329,7 +363,7 @@ def calls_page(
 def count_calls(s: Session, filters: CallFilters, cap: int = COUNT_CAP) -> tuple[int, bool]:
     """How many calls match, exactly up to `cap`; (cap, True) when more do.
     Counting stops at cap + 1 rows, so a million matches cost what 10,001 do."""
-    where = filters.conditions()
+    where = filters.conditions(s)
     limited = select(Call.id).where(*where).limit(cap + 1).subquery()
     n = int(s.scalar(select(func.count()).select_from(limited)) or 0)
     return (cap, True) if n > cap else (n, False)

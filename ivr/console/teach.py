@@ -19,6 +19,7 @@ from ..language import evaluation, teaching, unplaced
 from ..language.understanding import STEP_MEANINGS
 from . import bp
 from .auth import current_user, role_required
+from .confirm import Change, review_page, wants_review
 from .labels import meaning_label
 
 OPS = ("ops",)  # admins may open every page too
@@ -213,14 +214,34 @@ def ops_teach_history() -> str:
     )
 
 
+def _taught_text(taught: tuple[tuple[str, str], ...]) -> str:
+    lines = [f"“{phrase}”: {meaning_label(meaning)};" for meaning, phrase in sorted(taught)]
+    return "\n".join(lines) or "nothing beyond the files"
+
+
 @bp.post("/teach/rollback")
 @role_required(*OPS)
-def ops_teach_rollback() -> BaseResponse:
+def ops_teach_rollback() -> str | BaseResponse:
     language, step = _history_args()
     to_version = request.form.get("version", "")
     if not to_version.isdigit():
         abort(400, description="which version?")
     s = db.session()
+    if wants_review():
+        entries = {e.version: e for e in teaching.history(s, language=language, step=step)}
+        chosen = entries.get(int(to_version))
+        if chosen is None:
+            abort(404, description=f"{language} {step} has no version {to_version}.")
+        live = entries[max(entries)]
+        return review_page(
+            f"Roll back what is taught at {STEP_NAMES[step]} ({language}) to version {to_version}?",
+            f"Version {to_version}'s phrasings become live again, as a new version; every"
+            " worker uses them from its next call.",
+            yes=f"Roll back to version {to_version}",
+            back=url_for("console.ops_teach_history", lang=language, step=step),
+            undo="The version live now stays in the history: rolling back to it undoes this.",
+            changes=[Change("Taught", _taught_text(live.taught), _taught_text(chosen.taught))],
+        )
     try:
         version = teaching.rollback(
             s, language=language, step=step, to_version=int(to_version), actor=_actor()

@@ -10,6 +10,7 @@ from .. import db
 from ..models import User
 from . import bp
 from .auth import ROLES, audit, create_user, current_user, end_sessions, role_required
+from .confirm import Change, review_page, wants_review
 
 
 @bp.get("/users")
@@ -39,7 +40,7 @@ def users_create() -> Response:
 
 @bp.post("/users/<int:user_id>")
 @role_required("admin")
-def users_update(user_id: int) -> Response:
+def users_update(user_id: int) -> str | Response:
     """Change a role, or turn access off or on. (Sign-in locks are on the Locks page.)"""
     s = db.session()
     user = s.get(User, user_id)
@@ -47,6 +48,23 @@ def users_update(user_id: int) -> Response:
         abort(404)
     me = current_user()
     action = request.form.get("action", "")
+    if wants_review() and action == "role" and request.form.get("role") in ROLES:
+        return review_page(
+            f"Change the role of {user.email}?",
+            "What they may open changes at their next click.",
+            yes="Change the role",
+            back=url_for("console.users"),
+            undo="Setting the role back undoes this.",
+            changes=[Change("Role", user.role, request.form["role"])],
+        )
+    if wants_review() and action == "deactivate":
+        return review_page(
+            f"Turn off access for {user.email}?",
+            "They are signed out at their next click and cannot sign in again.",
+            yes="Turn off access",
+            back=url_for("console.users"),
+            undo="Turning access on again undoes this (they sign in again).",
+        )
     if action == "role" and request.form.get("role") in ROLES:
         if me is not None and user.id == me.id:
             flash("You cannot change your own role.", "error")

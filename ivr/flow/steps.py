@@ -736,16 +736,22 @@ def _apply_offer_answer(state: CallState, meaning: Meaning, world: World) -> Dec
     assert state.offer_id is not None
     offer = world.offer(state.offer_id)
     assert offer is not None
+    # A help offer's call back is promised by the time the queue will hold it to.
+    due = world.callback_due() if offer.kind == "help" else None
+    extra = {"due": due} if due is not None else {}
     lines = [
         Say(
             "saved",
-            {"change": Say(f"saved_{offer.kind}", {**offer.terms, "plan": _plan(s)})},
+            {"change": Say(f"saved_{offer.kind}", {**offer.terms, **extra, "plan": _plan(s)})},
             results_of=s.id,
             mark="receipt",
         )
         for s in _subscriptions(state, world)
     ]
-    effects = [ApplyOffer(s.id, offer.id) for s in _subscriptions(state, world)]
+    effects = [
+        ApplyOffer(s.id, offer.id, due.at if due is not None else None)
+        for s in _subscriptions(state, world)
+    ]
     return confirmed(state.but(offer_accepted=True), "saved", lines, effects, world)
 
 

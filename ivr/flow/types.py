@@ -147,6 +147,8 @@ class Cancel:
 class ApplyOffer:
     subscription_id: int
     offer_id: int
+    # A help offer books a specialist's call back: due when the caller was told.
+    callback_due: dt.datetime | None = None
 
 
 @dataclass(frozen=True)

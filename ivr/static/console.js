@@ -1,10 +1,13 @@
-/* The console's one script: asks once before a change that matters.
+/* The console's one script: asks once before a change that matters, and
+ * lets the keyboard scroll a table that is wider than the screen (below).
  *
  * A submit button (or form) with data-confirm="what will change" opens a
  * dialog with that text and, when data-confirm-before / data-confirm-field
  * name the old text and the field with the new one, both in colour.
- * Confirm submits the form as the button would; Cancel (or Escape) keeps
- * everything as it was. Without JavaScript the form submits as before.
+ * Confirm submits the form as the button would, without its `review` field,
+ * so the change is made at once; Cancel (or Escape) keeps everything as it
+ * was. Without JavaScript the form posts `review=1` and the server answers
+ * with a page that asks the same (ivr/console/confirm.py).
  */
 (function () {
   "use strict";
@@ -40,6 +43,7 @@
     dialog.addEventListener("cancel", function (event) { event.preventDefault(); close(); });
     yes.addEventListener("click", function () {
       button.dataset.confirmed = "yes";
+      if (form.elements.review) form.elements.review.value = "";
       dialog.close();
       dialog.remove();
       if (form.requestSubmit) form.requestSubmit(button); else button.click();
@@ -56,4 +60,43 @@
     event.preventDefault();
     ask(button, form);
   });
+
+  /* A table wider than the screen scrolls inside its .table-scroll box. While
+   * it does, the box is a named region in the tab order, so the arrow keys
+   * scroll it; when everything fits again it leaves the tab order. */
+  function scrollerName(box) {
+    var caption = box.querySelector("caption");
+    if (caption && caption.textContent.trim()) return caption.textContent.trim();
+    var section = box.closest("section, main");
+    var heading = section && section.querySelector("h1, h2, h3");
+    return heading ? heading.textContent.trim() : "Table";
+  }
+
+  function markScrollers() {
+    var boxes = document.querySelectorAll(".table-scroll");
+    for (var i = 0; i < boxes.length; i++) {
+      var box = boxes[i];
+      var scrolls = box.scrollWidth > box.clientWidth + 1;
+      if (scrolls && !box.hasAttribute("tabindex")) {
+        box.tabIndex = 0;
+        box.setAttribute("role", "region");
+        box.setAttribute("aria-label", scrollerName(box) + " (scrolls sideways)");
+        box.dataset.scrollMarked = "yes";
+      } else if (!scrolls && box.dataset.scrollMarked === "yes") {
+        box.removeAttribute("tabindex");
+        box.removeAttribute("role");
+        box.removeAttribute("aria-label");
+        delete box.dataset.scrollMarked;
+      }
+    }
+  }
+
+  var pending = null;
+  function later() {
+    if (pending) window.cancelAnimationFrame(pending);
+    pending = window.requestAnimationFrame(function () { pending = null; markScrollers(); });
+  }
+  markScrollers();
+  window.addEventListener("resize", later);
+  document.addEventListener("toggle", later, true);  /* a <details> opened */
 })();

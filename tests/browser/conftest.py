@@ -1,7 +1,8 @@
 """Browser fixtures: the app on a real HTTP server, headless Chromium, users.
 
 Other browser test files reuse these: `live_server` (the base URL),
-`browser_page`, `make_user(email, role, password)` and `sign_in(page, email, password)`.
+`browser_page`, `make_user(email, role, password)` and `sign_in(page, email, password)`;
+`serve(app)` and `_need_chromium()` for modules (and scripts) with an app of their own.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +42,8 @@ def _need_chromium() -> None:
     pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium); browser tests skipped")
 
 
-@pytest.fixture
-def live_server(app: Flask) -> Iterator[str]:
+@contextmanager
+def serve(app: Flask) -> Iterator[str]:
     """The app served on 127.0.0.1 at a free port, in a thread; yields its base URL."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -52,6 +54,12 @@ def live_server(app: Flask) -> Iterator[str]:
         server.shutdown()
         thread.join(timeout=5)
         server.server_close()
+
+
+@pytest.fixture
+def live_server(app: Flask) -> Iterator[str]:
+    with serve(app) as base_url:
+        yield base_url
 
 
 # Per module, not per session: Playwright's sync API allows one running

@@ -192,6 +192,9 @@ def run(
             "analytics, 7 days",
             f"/console/analytics?date_from={week}",
         ),
+        # The newest 5,000 answers at the reason and yes/no questions, grouped.
+        ("teach: what callers said, not placed", "/console/teach"),
+        ("teach: filtered, es-US reason", "/console/teach?lang=es-US&step=reason"),
     ]
     for name, url in pages:
         results.append((name, f"{median_ms(page(url), repeat):.1f} ms"))

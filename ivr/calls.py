@@ -42,6 +42,8 @@ from .flow.types import (
     SendText,
 )
 from .hours import callback_due, parse_hours
+from .language.understanding import CALL_STEPS
+from .language.unplaced import what_happened
 from .models import (
     BillingChange,
     Call,
@@ -466,7 +468,7 @@ def answer(
         event(call, kind, detail)
     # What was understood and asked for, then what was done about it.
     if decision.understood:
-        event(call, "understood", decision.understood)
+        event(call, "understood", _understood_detail(decision.understood, hook.answer, heard_at))
     for kind, detail in decision.records:
         event(call, kind, detail)
     results = apply_effects(session, call, decision.effects, config)
@@ -558,6 +560,23 @@ def _spoken_detail(line: Spoken, mark: str | None = None) -> dict[str, Any]:
         # What the line is, for the proof of what the caller heard (compliance).
         detail["mark"] = mark
     return detail
+
+
+def _understood_detail(
+    understood: Mapping[str, Any], answer: Answer, step: str | None
+) -> Mapping[str, Any]:
+    """What was understood; where the trained understanding listens (the
+    reason and yes/no questions) and the line did not place the words, or
+    placed them unsure, with the caller's words too: they are listed for
+    operations to teach it (the console's Teach page, ivr/language/unplaced.py)."""
+    if (
+        answer.kind == "speech"
+        and step in CALL_STEPS
+        and "words" not in understood
+        and what_happened(understood) is not None
+    ):
+        return {**understood, "words": answer.speech}
+    return understood
 
 
 def _record_input(call: CallRow, a: Answer) -> None:

@@ -1,6 +1,6 @@
 """`flask --app wsgi ivr prompts ...` and `ivr offers ...`: what the line says,
 from the command line. The same service functions as the console
-(ivr.prompt_admin); each command commits its own change."""
+(ivr/language/ and ivr/offers_admin.py); each command commits its own change."""
 
 from __future__ import annotations
 
@@ -17,9 +17,11 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy.exc import IntegrityError
 
-from . import db, prompt_admin, prompts
+from . import db, offers_admin, prompts
+from .admin_errors import AdminError
+from .language import check, export, publish, vocabulary
+from .language.catalog import languages_of, list_prompts
 from .models import OFFER_KINDS
-from .prompt_admin import AdminError
 
 
 def register(group: AppGroup) -> None:
@@ -87,7 +89,7 @@ def check_command(directory: Path | None) -> None:
     if not directory.is_dir():
         click.echo(f"{directory}: no such folder", err=True)
         sys.exit(2)
-    problems = prompt_admin.check_prompts(directory)
+    problems = check.check_prompts(directory)
     for problem in problems:
         click.echo(str(problem))
     if problems:
@@ -105,12 +107,12 @@ def check_command(directory: Path | None) -> None:
 def list_command(as_json: bool, language: str | None) -> None:
     """Every prompt as the line says it now, grouped by step of the call."""
     catalog = prompts.live_catalog(db.session())
-    languages = prompt_admin.languages_of(catalog)
+    languages = languages_of(catalog)
     if language is not None and language not in languages:
         click.echo(f"No language {language!r}; the line speaks {', '.join(languages)}.", err=True)
         sys.exit(2)
     languages = [language] if language else languages
-    groups = prompt_admin.list_prompts(catalog)
+    groups = list_prompts(catalog)
     if as_json:
         out = [
             {
@@ -165,12 +167,12 @@ def set_command(
     actor: str | None,
 ) -> None:
     """Publish a new version of KEY in one language; live on the next call."""
-    if prompt_admin.is_vocabulary(key):
+    if vocabulary.is_vocabulary(key):
         raise click.UsageError(
             f"{key} is a list of phrases: use `ivr prompts words add/remove/set` for it"
         )
     session = db.session()
-    _, live = prompt_admin.live_content(session, key, language)
+    _, live = publish.live_content(session, key, language)
     if no_reprompt:
         reprompt = None
     elif reprompt is None:
@@ -179,7 +181,7 @@ def set_command(
         audio = None
     elif audio is None:
         audio = live.audio
-    version = prompt_admin.publish(
+    version = publish.publish(
         session,
         key,
         language,
@@ -200,7 +202,7 @@ def set_command(
 @_refusals
 def history_command(key: str, language: str, as_json: bool) -> None:
     """Every version of KEY in one language, with what changed."""
-    entries = prompt_admin.history(db.session(), key, language)
+    entries = publish.history(db.session(), key, language)
     if as_json:
         click.echo(
             json.dumps(
@@ -232,7 +234,7 @@ def history_command(key: str, language: str, as_json: bool) -> None:
         if e.diff:
             for line in e.diff.splitlines()[2:]:
                 click.echo(f"  {line}")
-        elif prompt_admin.is_vocabulary(key):
+        elif vocabulary.is_vocabulary(key):
             click.echo(f"  {', '.join(prompts.phrases_of(e.text)) or '(no phrases)'}")
         else:
             click.echo(f"  {e.text}")
@@ -251,7 +253,7 @@ def rollback_command(
 ) -> None:
     """Bring back an earlier version (as a new version: history is kept)."""
     session = db.session()
-    version = prompt_admin.rollback(
+    version = publish.rollback(
         session, key, language, to_version, actor=actor or _default_actor(), note=note
     )
     session.commit()
@@ -267,7 +269,7 @@ def rollback_command(
 def export_command(directory: Path) -> None:
     """Write the live prompts and offers as YAML files into DIRECTORY."""
     session = db.session()
-    written = prompt_admin.export(session, directory, catalog=prompts.live_catalog(session))
+    written = export.export(session, directory, catalog=prompts.live_catalog(session))
     for path in written:
         click.echo(str(path))
     click.echo(f"Exported the live prompts to {directory}; `ivr prompts check --dir` checks them.")
@@ -296,13 +298,13 @@ def words_group() -> None:
 @_refusals
 def words_list_command(entry: str | None, language: str | None, as_json: bool) -> None:
     """Every entry (or ENTRY) with the phrases the line understands now."""
-    rows = prompt_admin.list_vocabulary(db.session())
+    rows = vocabulary.list_vocabulary(db.session())
     languages = list(rows[0].live) if rows else []
     if language is not None and language not in languages:
         click.echo(f"No language {language!r}; the line speaks {', '.join(languages)}.", err=True)
         sys.exit(2)
     if entry is not None:
-        key = prompt_admin.entry_key(entry)
+        key = vocabulary.entry_key(entry)
         rows = [row for row in rows if row.key == key]
         if not rows:
             click.echo(
@@ -328,7 +330,7 @@ def words_list_command(entry: str | None, language: str | None, as_json: bool) -
     for row in rows:
         if row.section != section:
             section = row.section
-            click.echo(f"== {section}: {prompt_admin.VOCABULARY_HELP.get(section, '')}")
+            click.echo(f"== {section}: {vocabulary.VOCABULARY_HELP.get(section, '')}")
         for lang in languages:
             version, phrases = row.live[lang]
             click.echo(f"{row.name} [{lang} v{version}] {', '.join(phrases) or '(none)'}")
@@ -356,7 +358,7 @@ def words_add_command(
     e.g. `ivr prompts words add intents.agent supervisor "a manager" --lang en-US`
     """
     session = db.session()
-    version = prompt_admin.add_phrases(
+    version = publish.add_phrases(
         session, entry, language, phrases, actor=actor or _default_actor(), note=note
     )
     session.commit()
@@ -375,7 +377,7 @@ def words_remove_command(
 ) -> None:
     """Remove one or more PHRASES from ENTRY."""
     session = db.session()
-    version = prompt_admin.remove_phrases(
+    version = publish.remove_phrases(
         session, entry, language, phrases, actor=actor or _default_actor(), note=note
     )
     session.commit()
@@ -399,9 +401,9 @@ def words_set_command(
 ) -> None:
     """Replace every phrase of ENTRY with the lines of a file."""
     session = db.session()
-    version = prompt_admin.publish(
+    version = publish.publish(
         session,
-        prompt_admin.entry_key(entry),
+        vocabulary.entry_key(entry),
         language,
         phrases_file.read(),
         actor=actor or _default_actor(),
@@ -423,10 +425,10 @@ def offers_group() -> None:
 @click.option("--json", "as_json", is_flag=True)
 def offers_list_command(as_json: bool) -> None:
     """Every offer and the reason it answers."""
-    offers = prompt_admin.list_offers(db.session())
+    offers = offers_admin.list_offers(db.session())
     if as_json:
         out = [
-            {**prompt_admin.offer_snapshot(o), "updated_at": o.updated_at.isoformat()}
+            {**offers_admin.offer_snapshot(o), "updated_at": o.updated_at.isoformat()}
             for o in offers
         ]
         click.echo(json.dumps(out, indent=2, ensure_ascii=False))
@@ -483,7 +485,7 @@ def offers_set_command(
     if parsed_terms is None and kind is None and not words and active is None:
         raise click.UsageError("nothing to change: give --kind, --terms, a wording or --active")
     session = db.session()
-    offer = prompt_admin.update_offer(
+    offer = offers_admin.update_offer(
         session,
         code,
         actor or _default_actor(),
@@ -503,7 +505,7 @@ def offers_set_command(
 @_refusals
 def offers_history_command(code: str, as_json: bool) -> None:
     """Every change of an offer: who, when, before and after."""
-    entries = prompt_admin.offer_history(db.session(), code)
+    entries = offers_admin.offer_history(db.session(), code)
     if as_json:
         out = [
             {

@@ -13,7 +13,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from ivr import db, lockout, prompt_admin
+from ivr import db, lockout
+from ivr.language import publish as publishing
 from ivr.models import CallbackRequest, Offer, User
 from ivr.records import find_call
 from ivr.simulator import simulate_call
@@ -55,7 +56,7 @@ def test_publishing_a_prompt_shows_the_change_in_colour_first(
     edit = page(ops.get("/console/prompts/goodbye/en-US"))
     assert '<input type="hidden" name="review" value="1">' in edit
     with app.app_context():
-        _, live = prompt_admin.live_content(db.session(), "goodbye", "en-US")
+        _, live = publishing.live_content(db.session(), "goodbye", "en-US")
         before = live.text
     new = (
         before.replace("Goodbye", "Thanks for calling, goodbye")
@@ -69,11 +70,11 @@ def test_publishing_a_prompt_shows_the_change_in_colour_first(
     assert re.search(r"<ins><span class=\"sr-only\">added: </span>[^<]+</ins>", html)
     assert "rolling back there undoes this" in html
     with app.app_context():
-        assert prompt_admin.live_content(db.session(), "goodbye", "en-US")[1].text == before
+        assert publishing.live_content(db.session(), "goodbye", "en-US")[1].text == before
     done = confirm(ops, html)
     assert done.status_code == 302
     with app.app_context():
-        assert prompt_admin.live_content(db.session(), "goodbye", "en-US")[1].text == new
+        assert publishing.live_content(db.session(), "goodbye", "en-US")[1].text == new
 
 
 def test_a_refused_prompt_says_why_before_asking(app: Flask, client: FlaskClient) -> None:
@@ -90,18 +91,18 @@ def test_rolling_back_shows_what_comes_back(app: Flask, client: FlaskClient) -> 
     ops = signed_in(app, client, "ops")
     with app.app_context():
         s = db.session()
-        _, live = prompt_admin.live_content(s, "goodbye", "en-US")
+        _, live = publishing.live_content(s, "goodbye", "en-US")
         original = live.text
-        prompt_admin.publish(s, "goodbye", "en-US", "Bye now.", actor="ops@example.com")
+        publishing.publish(s, "goodbye", "en-US", "Bye now.", actor="ops@example.com")
         s.commit()
     html = review_then_confirm(ops, "/console/prompts/goodbye/en-US/rollback", {"version": "0"})
     assert "Roll goodbye (en-US) back to version 0?" in html
     assert '<del><span class="sr-only">removed: </span>Bye now.</del>' in html
     with app.app_context():
-        assert prompt_admin.live_content(db.session(), "goodbye", "en-US")[1].text == "Bye now."
+        assert publishing.live_content(db.session(), "goodbye", "en-US")[1].text == "Bye now."
     assert confirm(ops, html).status_code == 302
     with app.app_context():
-        assert prompt_admin.live_content(db.session(), "goodbye", "en-US")[1].text == original
+        assert publishing.live_content(db.session(), "goodbye", "en-US")[1].text == original
 
 
 def test_changing_an_offer_lists_each_field_that_changes(app: Flask, client: FlaskClient) -> None:

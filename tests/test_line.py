@@ -294,7 +294,8 @@ def test_hesitation_and_questions_at_the_reason_never_cancel(app: Flask) -> None
     assert "Take your time." in t.heard()
     assert "Premium is 29 dollars 99 a month." in t.heard()
     assert understood(t)[-2:] == [
-        {"meaning": "not_an_answer", "heard_as": "hesitation"},
+        # Not placed: the caller's words are kept, for operations to teach.
+        {"meaning": "not_an_answer", "heard_as": "hesitation", "words": "wait, hold on a second"},
         {"meaning": "question", "about": "ask_price"},
     ]
 
@@ -303,7 +304,11 @@ def test_a_spanish_caller_answering_in_english_is_not_cancelled(app: Flask) -> N
     t = simulate_call(app, ["2468", "it's too expensive", "hangup"], from_number=JUANA)
     assert t.outcome == "abandoned"
     assert subscription(app, "Premium", "100004").status == "active"
-    assert understood(t)[-1] == {"meaning": "not_an_answer", "heard_as": "other_language"}
+    assert understood(t)[-1] == {
+        "meaning": "not_an_answer",
+        "heard_as": "other_language",
+        "words": "it's too expensive",
+    }
 
 
 @pytest.mark.parametrize("unsure", ["not really sure", "I'm not sure"])

@@ -10,9 +10,9 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from ivr import db, prompt_admin
+from ivr import db, offers_admin
+from ivr.admin_errors import NotFound, Refused
 from ivr.models import AuditLog, Offer, OfferChange
-from ivr.prompt_admin import NotFound, Refused
 from ivr.simulator import simulate_call
 
 ADA = "+15550100001"
@@ -22,7 +22,7 @@ LANGUAGES = ("en-US", "es-US")
 def update(app: Flask, code: str, **changes: Any) -> Offer:
     with app.app_context():
         s = db.session()
-        offer = prompt_admin.update_offer(
+        offer = offers_admin.update_offer(
             s, code, "ops@example.com", languages=LANGUAGES, **changes
         )
         s.commit()
@@ -101,7 +101,7 @@ def test_a_bad_offer_edit_is_refused_with_its_reason(
     with app.app_context():
         s = db.session()
         with pytest.raises(Refused) as refused:
-            prompt_admin.update_offer(
+            offers_admin.update_offer(
                 s, "discount_50_3m", "ops@example.com", languages=LANGUAGES, **changes
             )
         assert reason in str(refused.value)
@@ -122,7 +122,7 @@ def test_every_change_is_in_the_history_and_the_audit_log(app: Flask) -> None:
     update(app, "pause_3m", active=False)
     with app.app_context():
         s = db.session()
-        entries = prompt_admin.offer_history(s, "pause_3m")
+        entries = offers_admin.offer_history(s, "pause_3m")
         assert [e.changes for e in entries] == [
             [("terms", {"months": 3}, {"months": 2})],
             [
@@ -142,7 +142,7 @@ def test_every_change_is_in_the_history_and_the_audit_log(app: Flask) -> None:
 
 def test_an_edit_that_changes_nothing_is_refused(app: Flask) -> None:
     with app.app_context(), pytest.raises(Refused, match="nothing changed"):
-        prompt_admin.update_offer(
+        offers_admin.update_offer(
             db.session(), "pause_3m", "ops@example.com", terms={"months": 3}, languages=LANGUAGES
         )
 
@@ -150,7 +150,7 @@ def test_an_edit_that_changes_nothing_is_refused(app: Flask) -> None:
 def test_one_active_offer_per_reason(app: Flask) -> None:
     with app.app_context():
         s = db.session()
-        offer = prompt_admin.create_offer(
+        offer = offers_admin.create_offer(
             s,
             "discount_20_2m",
             "too_expensive",
@@ -167,7 +167,7 @@ def test_one_active_offer_per_reason(app: Flask) -> None:
         s.commit()
         assert not offer.active
         with pytest.raises(Refused, match="discount_50_3m is already the active offer"):
-            prompt_admin.update_offer(
+            offers_admin.update_offer(
                 s, "discount_20_2m", "ops@example.com", active=True, languages=LANGUAGES
             )
         s.rollback()
@@ -181,7 +181,7 @@ def test_one_active_offer_per_reason(app: Flask) -> None:
 def test_a_reason_without_an_offer_can_get_one(app: Flask) -> None:
     with app.app_context():
         s = db.session()
-        prompt_admin.create_offer(
+        offers_admin.create_offer(
             s,
             "free_month_other",
             "other",
@@ -195,7 +195,7 @@ def test_a_reason_without_an_offer_can_get_one(app: Flask) -> None:
             languages=LANGUAGES,
         )
         s.commit()
-        history = prompt_admin.offer_history(s, "free_month_other")
+        history = offers_admin.offer_history(s, "free_month_other")
         assert history[0].before is None and history[0].after["kind"] == "free_period"
     t = simulate_call(app, ["1234", "5", "2"], from_number=ADA)
     assert "Your next month of Premium can be free." in heard(t)
@@ -203,4 +203,4 @@ def test_a_reason_without_an_offer_can_get_one(app: Flask) -> None:
 
 def test_unknown_offer_is_not_found(app: Flask) -> None:
     with app.app_context(), pytest.raises(NotFound, match="no offer 'nope'"):
-        prompt_admin.update_offer(db.session(), "nope", "ops@example.com", active=False)
+        offers_admin.update_offer(db.session(), "nope", "ops@example.com", active=False)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,9 +15,12 @@ from flask import Flask
 from sqlalchemy import select
 from twilio.twiml.voice_response import VoiceResponse
 
-from ivr import db, prompt_admin, prompts, ssml
+from ivr import db, prompts, ssml
+from ivr.admin_errors import NotFound, Refused
+from ivr.language import check, export, preview
+from ivr.language import publish as publishing
+from ivr.language.catalog import load_samples
 from ivr.models import AuditLog, PromptVersion
-from ivr.prompt_admin import NotFound, Refused
 from ivr.simulator import simulate_call
 
 ADA = "+15550100001"
@@ -33,7 +37,7 @@ def heard(t) -> str:  # type: ignore[no-untyped-def]
 def publish(app: Flask, key: str, language: str, text: str, **kw) -> int:  # type: ignore[no-untyped-def]
     with app.app_context():
         s = db.session()
-        v = prompt_admin.publish(s, key, language, text, actor="ops@example.com", **kw)
+        v = publishing.publish(s, key, language, text, actor="ops@example.com", **kw)
         s.commit()
         return v.version
 
@@ -105,7 +109,7 @@ def test_a_bad_edit_is_refused_with_its_reason_and_nothing_is_published(
     with app.app_context():
         s = db.session()
         with pytest.raises(Refused) as refused:
-            prompt_admin.publish(s, key, "en-US", text, actor="ops@example.com")
+            publishing.publish(s, key, "en-US", text, actor="ops@example.com")
         assert reason in str(refused.value)
         s.rollback()
         assert s.scalars(select(PromptVersion)).first() is None
@@ -114,7 +118,7 @@ def test_a_bad_edit_is_refused_with_its_reason_and_nothing_is_published(
 
 def test_the_spanish_text_needs_the_same_placeholders(app: Flask) -> None:
     with app.app_context(), pytest.raises(Refused, match=r"missing placeholder \{code\}"):
-        prompt_admin.publish(
+        publishing.publish(
             db.session(),
             "cancelled",
             "es-US",
@@ -127,12 +131,12 @@ def test_the_reprompt_may_leave_placeholders_out_but_not_invent_them(app: Flask)
     with app.app_context():
         s = db.session()
         text = "You have {count} subscriptions. {options} Which one?"
-        v = prompt_admin.publish(
+        v = publishing.publish(
             s, "choose_subscription", "en-US", text, "Which one?", actor="ops@example.com"
         )
         assert v.reprompt == "Which one?"
         with pytest.raises(Refused, match=r"re-prompt: unknown placeholder \{plan\}"):
-            prompt_admin.publish(
+            publishing.publish(
                 s, "choose_subscription", "en-US", text, "Which {plan}?", actor="ops@example.com"
             )
 
@@ -141,21 +145,21 @@ def test_unknown_keys_and_languages_are_refused(app: Flask) -> None:
     with app.app_context():
         s = db.session()
         with pytest.raises(NotFound, match="no prompt 'nope'"):
-            prompt_admin.publish(s, "nope", "en-US", "Hi.", actor="ops@example.com")
+            publishing.publish(s, "nope", "en-US", "Hi.", actor="ops@example.com")
         with pytest.raises(NotFound, match="no language 'fr-FR'"):
-            prompt_admin.publish(s, "goodbye", "fr-FR", "Au revoir.", actor="ops@example.com")
+            publishing.publish(s, "goodbye", "fr-FR", "Au revoir.", actor="ops@example.com")
 
 
 def test_publishing_the_live_text_again_is_refused(app: Flask) -> None:
     with app.app_context(), pytest.raises(Refused, match="nothing changed"):
-        prompt_admin.publish(db.session(), "goodbye", "en-US", "Goodbye.", actor="ops@example.com")
+        publishing.publish(db.session(), "goodbye", "en-US", "Goodbye.", actor="ops@example.com")
 
 
 def test_audio_must_be_a_url_or_an_existing_file(app: Flask) -> None:
     with app.app_context():
         s = db.session()
         with pytest.raises(Refused, match="missing audio file audio/en-US/none.mp3"):
-            prompt_admin.publish(
+            publishing.publish(
                 s,
                 "goodbye",
                 "en-US",
@@ -164,10 +168,10 @@ def test_audio_must_be_a_url_or_an_existing_file(app: Flask) -> None:
                 actor="ops@example.com",
             )
         with pytest.raises(Refused, match="use an https:// URL"):
-            prompt_admin.publish(
+            publishing.publish(
                 s, "goodbye", "en-US", "Goodbye.", audio="/etc/passwd", actor="ops@example.com"
             )
-        v = prompt_admin.publish(
+        v = publishing.publish(
             s,
             "goodbye",
             "en-US",
@@ -186,7 +190,7 @@ def test_history_starts_with_the_file_and_shows_each_change_as_a_diff(app: Flask
     publish(app, "pin_wrong", "en-US", "That PIN didn't match. Let's try once more.")
     publish(app, "pin_wrong", "en-US", "Sorry, that PIN didn't match.")
     with app.app_context():
-        entries = prompt_admin.history(db.session(), "pin_wrong", "en-US")
+        entries = publishing.history(db.session(), "pin_wrong", "en-US")
     assert [e.version for e in entries] == [0, 1, 2]
     assert entries[0].text == "That PIN didn't match." and entries[0].created_at is None
     assert "+text: Let's try once more." in entries[1].diff
@@ -200,11 +204,11 @@ def test_rollback_publishes_the_old_text_as_a_new_version(app: Flask) -> None:
     publish(app, "goodbye", "en-US", "Farewell.")
     with app.app_context():
         s = db.session()
-        v = prompt_admin.rollback(s, "goodbye", "en-US", 1, actor="lead@example.com")
+        v = publishing.rollback(s, "goodbye", "en-US", 1, actor="lead@example.com")
         s.commit()
         assert (v.version, v.text, v.note) == (3, "Bye now.", "rollback to version 1")
         assert prompts.live_catalog(s).prompt("en-US", "goodbye").text == "Bye now."
-        v0 = prompt_admin.rollback(s, "goodbye", "en-US", 0, actor="lead@example.com")
+        v0 = publishing.rollback(s, "goodbye", "en-US", 0, actor="lead@example.com")
         s.commit()
         assert v0.version == 4 and v0.text == "Goodbye."
         assert len(s.scalars(select(PromptVersion)).all()) == 4  # nothing was deleted
@@ -217,16 +221,16 @@ def test_rollback_to_a_missing_or_live_version_is_refused(app: Flask) -> None:
     with app.app_context():
         s = db.session()
         with pytest.raises(NotFound, match="no version 7"):
-            prompt_admin.rollback(s, "goodbye", "en-US", 7, actor="ops@example.com")
+            publishing.rollback(s, "goodbye", "en-US", 7, actor="ops@example.com")
         with pytest.raises(Refused, match="already"):
-            prompt_admin.rollback(s, "goodbye", "en-US", 1, actor="ops@example.com")
+            publishing.rollback(s, "goodbye", "en-US", 1, actor="ops@example.com")
 
 
 # --- the files ----------------------------------------------------------------------
 
 
 def test_the_shipped_prompts_pass_the_check() -> None:
-    assert [str(p) for p in prompt_admin.check_prompts(PROMPTS_DIR)] == []
+    assert [str(p) for p in check.check_prompts(PROMPTS_DIR)] == []
 
 
 def _copy(tmp_path: Path) -> Path:
@@ -256,7 +260,7 @@ def test_the_check_finds_every_kind_of_problem(tmp_path: Path) -> None:
         del data["vocabulary"]["intents"]["agent"]
 
     _edit(folder / "es-US.yaml", spanish)
-    problems = [str(p) for p in prompt_admin.check_prompts(folder)]
+    problems = [str(p) for p in check.check_prompts(folder)]
     expected = [
         "es-US.yaml: es-US goodbye: missing prompt (en-US has it)",
         "es-US.yaml: es-US hola: extra prompt (not in en-US)",
@@ -281,7 +285,7 @@ def test_an_audio_file_under_the_folder_passes(tmp_path: Path) -> None:
         folder / "es-US.yaml",
         lambda d: d["prompts"]["try_again"].update(audio="audio/es-US/try_again.mp3"),
     )
-    assert prompt_admin.check_prompts(folder) == []
+    assert check.check_prompts(folder) == []
 
 
 def test_the_check_reads_offers_too(tmp_path: Path) -> None:
@@ -292,7 +296,7 @@ def test_the_check_reads_offers_too(tmp_path: Path) -> None:
         data["offers"][1]["wording"]["es-US"] = "Pausa de {weeks} semanas."
 
     _edit(folder / "offers.yaml", offers)
-    problems = [str(p) for p in prompt_admin.check_prompts(folder)]
+    problems = [str(p) for p in check.check_prompts(folder)]
     assert any(p.startswith("offers.yaml: - discount_50_3m: percent must be") for p in problems)
     assert any(
         p.startswith("offers.yaml: es-US pause_3m: es-US wording: unknown placeholder {weeks}")
@@ -303,7 +307,7 @@ def test_the_check_reads_offers_too(tmp_path: Path) -> None:
 def test_a_broken_file_is_one_problem_not_a_crash(tmp_path: Path) -> None:
     folder = _copy(tmp_path)
     (folder / "es-US.yaml").write_text("prompts: [unclosed\n", encoding="utf-8")
-    problems = [str(p) for p in prompt_admin.check_prompts(folder)]
+    problems = [str(p) for p in check.check_prompts(folder)]
     assert len(problems) == 1 and problems[0].startswith("es-US.yaml: es-US -: cannot read")
 
 
@@ -313,8 +317,8 @@ def test_export_writes_the_live_text_and_round_trips(app: Flask, tmp_path: Path)
     out = tmp_path / "export"
     with app.app_context():
         s = db.session()
-        prompt_admin.export(s, out, catalog=prompts.live_catalog(s))
-    assert prompt_admin.check_prompts(out) == []
+        export.export(s, out, catalog=prompts.live_catalog(s))
+    assert check.check_prompts(out) == []
     packs = prompts.load_baseline(out)
     original = prompts.load_baseline(PROMPTS_DIR)
     assert packs["en-US"].prompts["cancelled"].text == NEW_CANCELLED
@@ -331,6 +335,64 @@ def test_export_writes_the_live_text_and_round_trips(app: Flask, tmp_path: Path)
     shipped = (PROMPTS_DIR / "en-US.yaml").read_text(encoding="utf-8").splitlines()
     assert len(set(shipped) - set(exported)) <= 4
     assert exported[0] == shipped[0]  # the comments stay
+
+
+LONG_GREETING = (
+    "Thanks for calling {company}. Cancelling takes about a minute, and nothing changes "
+    "until you confirm; for a person, press 0 or say agent anytime."
+)
+
+
+def test_export_keeps_comments_key_order_and_quoting(app: Flask, tmp_path: Path) -> None:
+    """One prompt and one vocabulary entry change; everything else of the file
+    is as it was written: comments, the order of keys, quoted words."""
+    publish(app, "greeting", "en-US", LONG_GREETING)
+    with app.app_context():
+        s = db.session()
+        # "on" is a word to the line, but true to YAML 1.1 unless quoted.
+        publishing.add_phrases(s, "intents.yes", "en-US", ["on", "yes please"], actor="ops")
+        s.commit()
+        out = tmp_path / "export"
+        export.export(s, out, catalog=prompts.live_catalog(s))
+        live = prompts.live_catalog(s).packs["en-US"]
+    shipped_text = (PROMPTS_DIR / "en-US.yaml").read_text(encoding="utf-8")
+    exported_text = (out / "en-US.yaml").read_text(encoding="utf-8")
+    shipped, exported = shipped_text.splitlines(), exported_text.splitlines()
+
+    # Comments: the header, and one inside a prompt's entry.
+    assert exported[:9] == shipped[:9] and exported[0].startswith("# What the line says")
+    assert "    # The other language's option is said in that language's voice." in exported
+    # Quoting: the quoted key and word stay quoted; the new "on" is quoted too.
+    yes_line = next(line for line in exported if line.startswith('    "yes": ["yes", yeah'))
+    assert "    \"no\": [\"no\", nope" in exported_text
+    yes_block = exported_text[exported_text.index(yes_line) :].split("]", 1)[0]
+    assert yes_block.endswith('"on", yes please')
+    assert '  choose_subscription:\n    step: choose\n' in exported_text
+    assert '    reprompt: "{options}"' in exported
+    # Key order: top-level keys, prompts and vocabulary intents as in the file.
+    data, original = yaml.safe_load(exported_text), yaml.safe_load(shipped_text)
+    assert list(data) == list(original)
+    assert list(data["prompts"]) == list(original["prompts"])
+    assert list(data["vocabulary"]["intents"]) == list(original["vocabulary"]["intents"])
+    assert list(data["prompts"]["greeting"]) == ["step", "text"]
+    # Only the two changed entries differ from the file (a small diff in git);
+    # the long text is folded (text: >-) as the file writes long texts.
+    changed = [line for line in exported if line not in set(shipped)]
+    assert changed and all(
+        "yes please" in line or line.startswith("      ") for line in changed
+    ), changed
+    assert "  greeting:\n    step: greeting\n    text: >-\n" in exported_text
+    assert all(len(line) <= 100 for line in changed)
+    # What was written passes the check and reloads as what the line says now.
+    assert check.check_prompts(out) == []
+    reloaded = prompts.load_baseline(out)["en-US"]
+    assert {k: replace(p, version=0) for k, p in live.prompts.items()} == reloaded.prompts
+    assert reloaded.vocabulary.raw == live.vocabulary.raw
+    assert prompts.vocabulary_entries(reloaded)["vocabulary.intents.yes"][-2:] == [
+        "on",
+        "yes please",
+    ]
+    assert reloaded.labels == prompts.load_baseline(PROMPTS_DIR)["en-US"].labels
 
 
 # --- SSML, previews, durations -------------------------------------------------------
@@ -369,8 +431,8 @@ def test_the_spoken_duration_counts_words_and_pauses() -> None:
 def test_the_preview_is_the_twiml_the_line_answers_with(app: Flask) -> None:
     with app.app_context():
         catalog = prompts.live_catalog(db.session())
-        samples = prompt_admin.load_samples(PROMPTS_DIR)
-        p = prompt_admin.preview(
+        samples = load_samples(PROMPTS_DIR)
+        p = preview.preview(
             catalog,
             "cancelled",
             "es-US",
@@ -387,5 +449,5 @@ def test_the_preview_is_the_twiml_the_line_answers_with(app: Flask) -> None:
 
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
 def test_listen_makes_a_wav_with_espeak() -> None:
-    wav = prompt_admin.synthesize_wav("Hola, <break time='1s'/> adiós.", "es-US")
+    wav = preview.synthesize_wav("Hola, <break time='1s'/> adiós.", "es-US")
     assert wav[:4] == b"RIFF" and wav[8:12] == b"WAVE" and len(wav) > 1000

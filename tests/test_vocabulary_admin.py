@@ -1,6 +1,6 @@
 """Operations add the words the line missed, without a developer and without a
 restart: vocabulary entries are published, validated, versioned, rolled back
-and exported through the same service as prompts (ivr.prompt_admin), from
+and exported through the same service as prompts (ivr/language/), from
 the CLI and the console."""
 
 from __future__ import annotations
@@ -17,10 +17,12 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import func, select
 
-from ivr import db, prompt_admin, prompts
+from ivr import db, prompts
+from ivr.admin_errors import NotFound, Refused
 from ivr.console.auth import create_user
+from ivr.language import check, export, vocabulary
+from ivr.language import publish as publishing
 from ivr.models import AuditLog, PromptVersion
-from ivr.prompt_admin import NotFound, Refused
 from ivr.simulator import simulate_call
 
 ADA = "+15550100001"
@@ -47,13 +49,13 @@ def asks_for_a_person(app: Flask, caller: str = ADA) -> bool:
 
 def live_phrases(app: Flask, key: str = AGENT, language: str = "en-US") -> list[str]:
     with app.app_context():
-        return prompt_admin.live_vocabulary(db.session(), language)[key][1]
+        return vocabulary.live_vocabulary(db.session(), language)[key][1]
 
 
 def add(app: Flask, key: str, language: str, *phrases: str) -> int:
     with app.app_context():
         s = db.session()
-        v = prompt_admin.add_phrases(s, key, language, phrases, actor="ops@example.com")
+        v = publishing.add_phrases(s, key, language, phrases, actor="ops@example.com")
         s.commit()
         return v.version
 
@@ -61,7 +63,7 @@ def add(app: Flask, key: str, language: str, *phrases: str) -> int:
 def publish(app: Flask, key: str, language: str, text: str) -> int:
     with app.app_context():
         s = db.session()
-        v = prompt_admin.publish(s, key, language, text, actor="ops@example.com")
+        v = publishing.publish(s, key, language, text, actor="ops@example.com")
         s.commit()
         return v.version
 
@@ -145,7 +147,7 @@ def test_a_refused_edit_publishes_nothing(app: Flask, key: str, text: str, reaso
     with app.app_context():
         s = db.session()
         with pytest.raises(Refused) as refused:
-            prompt_admin.publish(s, key, "en-US", text, actor="ops@example.com")
+            publishing.publish(s, key, "en-US", text, actor="ops@example.com")
         s.rollback()
     assert any(reason in r for r in refused.value.reasons), refused.value.reasons
     assert versions(app) == 0
@@ -156,7 +158,7 @@ def test_a_clash_is_checked_against_the_live_entries_not_only_the_file(app: Flas
     with app.app_context():
         s = db.session()
         with pytest.raises(Refused, match="'ombudsman' is already a phrase of intents.agent"):
-            prompt_admin.add_phrases(
+            publishing.add_phrases(
                 s, "reasons.customer_service", "en-US", ["ombudsman"], actor="ops@example.com"
             )
         s.rollback()
@@ -167,18 +169,18 @@ def test_unknown_entries_and_languages_are_not_found(app: Flask) -> None:
     with app.app_context():
         s = db.session()
         with pytest.raises(NotFound, match="no vocabulary entry 'intents.boss'"):
-            prompt_admin.publish(s, "vocabulary.intents.boss", "en-US", "boss", actor="ops")
+            publishing.publish(s, "vocabulary.intents.boss", "en-US", "boss", actor="ops")
         with pytest.raises(NotFound, match="no language 'fr-FR'"):
-            prompt_admin.publish(s, AGENT, "fr-FR", "agent", actor="ops")
+            publishing.publish(s, AGENT, "fr-FR", "agent", actor="ops")
         with pytest.raises(Refused, match="phrases only"):
-            prompt_admin.publish(s, AGENT, "en-US", "agent", "a re-prompt", actor="ops")
+            publishing.publish(s, AGENT, "en-US", "agent", "a re-prompt", actor="ops")
         with pytest.raises(Refused, match="already a phrase of intents.agent"):
-            prompt_admin.add_phrases(s, AGENT, "en-US", ["Agent"], actor="ops")
+            publishing.add_phrases(s, AGENT, "en-US", ["Agent"], actor="ops")
         with pytest.raises(Refused, match="'boss' is not a phrase of intents.agent"):
-            prompt_admin.remove_phrases(s, AGENT, "en-US", ["boss"], actor="ops")
+            publishing.remove_phrases(s, AGENT, "en-US", ["boss"], actor="ops")
         with pytest.raises(Refused, match="nothing changed"):
-            live = "\n".join(prompt_admin.live_vocabulary(s, "en-US")[AGENT][1])
-            prompt_admin.publish(s, AGENT, "en-US", live, actor="ops")
+            live = "\n".join(vocabulary.live_vocabulary(s, "en-US")[AGENT][1])
+            publishing.publish(s, AGENT, "en-US", live, actor="ops")
         s.rollback()
     assert versions(app) == 0
 
@@ -196,7 +198,7 @@ def test_history_and_rollback_restore_the_old_behaviour(app: Flask) -> None:
     add(app, "intents.agent", "en-US", "ombudsman")
     add(app, "intents.agent", "en-US", "a manager")
     with app.app_context():
-        entries = prompt_admin.history(db.session(), AGENT, "en-US")
+        entries = publishing.history(db.session(), AGENT, "en-US")
     assert [e.version for e in entries] == [0, 1, 2]
     assert entries[0].created_by == "voice_prompts/en-US.yaml" and not entries[0].diff
     assert "representative" in entries[0].text.splitlines()
@@ -206,10 +208,10 @@ def test_history_and_rollback_restore_the_old_behaviour(app: Flask) -> None:
 
     with app.app_context():
         s = db.session()
-        v = prompt_admin.rollback(s, AGENT, "en-US", 0, actor="ops@example.com")
+        v = publishing.rollback(s, AGENT, "en-US", 0, actor="ops@example.com")
         s.commit()
         assert v.version == 3 and v.note == "rollback to version 0"
-        entries = prompt_admin.history(s, AGENT, "en-US")
+        entries = publishing.history(s, AGENT, "en-US")
         assert "-ombudsman\n" in entries[-1].diff and "-a manager\n" in entries[-1].diff
         assert s.scalars(select(AuditLog).where(AuditLog.action == "vocabulary.rollback")).one()
     assert "ombudsman" not in live_phrases(app)
@@ -220,7 +222,7 @@ def test_history_and_rollback_restore_the_old_behaviour(app: Flask) -> None:
 
 
 def test_the_shipped_vocabulary_passes_the_checks(app: Flask) -> None:
-    assert prompt_admin.check_prompts(PROMPTS_DIR) == []
+    assert check.check_prompts(PROMPTS_DIR) == []
 
 
 def test_check_reports_the_vocabulary_problems_of_a_file(tmp_path: Path) -> None:
@@ -232,7 +234,7 @@ def test_check_reports_the_vocabulary_problems_of_a_file(tmp_path: Path) -> None
     text = text.replace("  hints:\n", '  hints:\n    offer: ["' + "x" * 101 + '"]\n')
     text = text.replace("skip: [skip,", "skip: [skip, support, '...',")
     path.write_text(text, encoding="utf-8")
-    found = {(p.key, p.message) for p in prompt_admin.check_prompts(folder)}
+    found = {(p.key, p.message) for p in check.check_prompts(folder)}
     messages = "\n".join(f"{k}: {m}" for k, m in sorted(found))
     assert "vocabulary.intents.no: False is not a phrase" in messages
     assert "quote it" in messages
@@ -255,7 +257,7 @@ def test_check_reports_an_unquoted_yes_key(tmp_path: Path) -> None:
         path.read_text(encoding="utf-8").replace('    "yes": [sí,', "    yes: [sí,"),
         encoding="utf-8",
     )
-    problems = [str(p) for p in prompt_admin.check_prompts(folder)]
+    problems = [str(p) for p in check.check_prompts(folder)]
     assert any("vocabulary.intents.True: True is not a phrase" in p for p in problems), problems
 
 
@@ -269,7 +271,7 @@ def test_export_writes_the_live_vocabulary_with_a_minimal_diff(app: Flask, tmp_p
     out = tmp_path / "export"
     with app.app_context():
         s = db.session()
-        prompt_admin.export(s, out, catalog=prompts.live_catalog(s))
+        export.export(s, out, catalog=prompts.live_catalog(s))
     shipped = (PROMPTS_DIR / "en-US.yaml").read_text(encoding="utf-8").splitlines()
     exported = (out / "en-US.yaml").read_text(encoding="utf-8").splitlines()
     assert exported[0] == shipped[0]  # the comments stay
@@ -283,7 +285,7 @@ def test_export_writes_the_live_vocabulary_with_a_minimal_diff(app: Flask, tmp_p
     assert data["vocabulary"]["intents"]["yes"][0] == "yes"  # still a string, not True
     es = yaml.safe_load((out / "es-US.yaml").read_text(encoding="utf-8"))
     assert es["vocabulary"]["intents"]["yes"][-1] == "órale"
-    assert prompt_admin.check_prompts(out) == []
+    assert check.check_prompts(out) == []
     reloaded = prompts.load_baseline(out)
     assert prompts.vocabulary_entries(reloaded["en-US"])[AGENT][-1] == "ombudsman"
 

@@ -74,7 +74,7 @@ def home() -> Response:
 
 
 # Each module adds its pages to `bp` when imported; ops.py holds the
-# operations pages (prompts, offers).
+# operations pages (prompts, offers), teach.py teaching the understanding.
 from . import (  # noqa: E402, F401
     analytics,
     audit_log,
@@ -86,5 +86,6 @@ from . import (  # noqa: E402, F401
     locks,
     ops,
     settings,
+    teach,
     users,
 )

@@ -1,8 +1,9 @@
 """Operations pages: what the line says (prompts per step and language, with
 a TwiML preview, a listen button, history and rollback), the words it
 understands (vocabulary entries per language) and the offer per reason.
-Each handler parses the form and calls ivr.prompt_admin, the same functions
-as `flask ivr prompts` / `ivr offers`; the request commits."""
+Each handler parses the form and calls ivr/language/ (ivr/offers_admin.py for
+offers), the same functions as `flask ivr prompts` / `ivr offers`; the
+request commits."""
 
 from __future__ import annotations
 
@@ -12,9 +13,13 @@ from flask import Response, abort, current_app, flash, redirect, render_template
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response as BaseResponse
 
-from .. import db, prompt_admin, prompts
+from .. import db, offers_admin, prompts
+from ..admin_errors import AdminError, NotFound, Refused
+from ..language import check, publish, vocabulary
+from ..language import preview as previews
+from ..language.catalog import languages_of, list_prompts, load_samples, samples_for
 from ..models import OFFER_KINDS, REASON_CODES
-from ..prompt_admin import OFFER_TERMS, AdminError, NotFound, Refused
+from ..offers_admin import OFFER_TERMS
 from . import bp
 from .auth import current_user, role_required
 from .confirm import Change, review_page, wants_review
@@ -29,22 +34,22 @@ def _actor() -> str:
 
 
 def _samples() -> dict[str, dict[str, str]]:
-    return prompt_admin.load_samples(current_app.config["VOICE_PROMPTS_DIR"])
+    return load_samples(current_app.config["VOICE_PROMPTS_DIR"])
 
 
-def _checked_prompt(key: str, language: str, *, vocabulary: bool = False) -> None:
-    """404 unless KEY is a prompt (or, with vocabulary=True, also a
+def _checked_prompt(key: str, language: str, *, words: bool = False) -> None:
+    """404 unless KEY is a prompt (or, with words=True, also a
     vocabulary entry) of LANGUAGE."""
-    if prompt_admin.is_vocabulary(key) and not vocabulary:
+    if vocabulary.is_vocabulary(key) and not words:
         abort(404)
     try:
-        prompt_admin.live_content(db.session(), key, language)
+        publish.live_content(db.session(), key, language)
     except NotFound:
         abort(404)
 
 
 def _edit_url(key: str, language: str) -> str:
-    if prompt_admin.is_vocabulary(key):
+    if vocabulary.is_vocabulary(key):
         return url_for("console.ops_words_edit", key=key, language=language)
     return url_for("console.ops_prompt_edit", key=key, language=language)
 
@@ -56,14 +61,14 @@ def _edit_url(key: str, language: str) -> str:
 @role_required(*OPS)
 def ops_prompts() -> str:
     catalog = prompts.live_catalog(db.session())
-    languages = prompt_admin.languages_of(catalog)
+    languages = languages_of(catalog)
     return render_template(
         "console/ops/prompts.html",
-        groups=prompt_admin.list_prompts(catalog),
+        groups=list_prompts(catalog),
         languages=languages,
         step_names={
             g.step: catalog.label(prompts.BASE_LANGUAGE, f"steps.{g.step}")
-            for g in prompt_admin.list_prompts(catalog)
+            for g in list_prompts(catalog)
         },
     )
 
@@ -80,10 +85,10 @@ def _edit_page(
 ) -> tuple[str, int]:
     s = db.session()
     catalog = prompts.live_catalog(s)
-    version, live = prompt_admin.live_content(s, key, language)
+    version, live = publish.live_content(s, key, language)
     reference = catalog.packs[prompts.BASE_LANGUAGE].prompts[key]
     try:
-        preview = prompt_admin.preview(
+        preview = previews.preview(
             catalog, key, language, text, reprompt, audio, samples=_samples()
         )
     except ValueError:  # a malformed {placeholder}: the errors say so, no preview
@@ -107,7 +112,7 @@ def _edit_page(
         required=sorted(prompts.placeholders(reference.text)),
         preview=preview,
         errors=errors or [],
-        languages=prompt_admin.languages_of(catalog),
+        languages=languages_of(catalog),
         say_limit=prompts.SAY_LIMIT,
     )
     return page, status
@@ -116,10 +121,10 @@ def _edit_page(
 @bp.get("/prompts/<key>/<language>")
 @role_required(*OPS)
 def ops_prompt_edit(key: str, language: str) -> tuple[str, int] | BaseResponse:
-    if prompt_admin.is_vocabulary(key):
+    if vocabulary.is_vocabulary(key):
         return redirect(_edit_url(key, language))
     _checked_prompt(key, language)
-    _, live = prompt_admin.live_content(db.session(), key, language)
+    _, live = publish.live_content(db.session(), key, language)
     return _edit_page(key, language, live.text, live.reprompt, live.audio)
 
 
@@ -140,7 +145,7 @@ def ops_prompt_publish(key: str, language: str) -> tuple[str, int] | BaseRespons
         errors = _problems(key, language, text, reprompt, audio)
         if errors:
             return _edit_page(key, language, text, reprompt, audio, note, errors, 422)
-        _, live = prompt_admin.live_content(s, key, language)
+        _, live = publish.live_content(s, key, language)
         return (
             review_page(
                 f"Publish {key} ({language})?",
@@ -157,7 +162,7 @@ def ops_prompt_publish(key: str, language: str) -> tuple[str, int] | BaseRespons
             200,
         )
     try:
-        version = prompt_admin.publish(
+        version = publish.publish(
             s, key, language, text, reprompt, audio, actor=_actor(), note=note
         )
         s.commit()
@@ -176,7 +181,7 @@ def _problems(
     key: str, language: str, text: str, reprompt: str | None, audio: str | None
 ) -> list[str]:
     try:
-        prompt_admin.validate_text(key, language, text.strip(), reprompt, audio)
+        check.validate_text(key, language, text.strip(), reprompt, audio)
     except Refused as exc:
         return exc.reasons
     return []
@@ -186,14 +191,14 @@ def _problems(
 @role_required(*OPS)
 def ops_prompt_history(key: str, language: str) -> str:
     """The versions of a prompt, or of a vocabulary entry (same page)."""
-    _checked_prompt(key, language, vocabulary=True)
-    entries = prompt_admin.history(db.session(), key, language)
+    _checked_prompt(key, language, words=True)
+    entries = publish.history(db.session(), key, language)
     return render_template(
         "console/ops/prompt_history.html",
         key=key,
         language=language,
         entries=list(reversed(entries)),
-        vocabulary=prompt_admin.is_vocabulary(key),
+        vocabulary=vocabulary.is_vocabulary(key),
         edit_url=_edit_url(key, language),
         phrases_of=prompts.phrases_of,
     )
@@ -202,17 +207,17 @@ def ops_prompt_history(key: str, language: str) -> str:
 @bp.post("/prompts/<key>/<language>/rollback")
 @role_required(*OPS)
 def ops_prompt_rollback(key: str, language: str) -> str | BaseResponse:
-    _checked_prompt(key, language, vocabulary=True)
+    _checked_prompt(key, language, words=True)
     to_version = request.form.get("version", "")
     if not to_version.isdigit():
         abort(400, description="which version?")
     s = db.session()
     if wants_review():
-        entries = {e.version: e for e in prompt_admin.history(s, key, language)}
+        entries = {e.version: e for e in publish.history(s, key, language)}
         chosen = entries.get(int(to_version))
         if chosen is None:
             abort(404, description=f"{key} ({language}) has no version {to_version}.")
-        _, live = prompt_admin.live_content(s, key, language)
+        _, live = publish.live_content(s, key, language)
         return review_page(
             f"Roll {key} ({language}) back to version {to_version}?",
             f"Version {to_version} becomes live again, as a new version; callers hear it "
@@ -227,7 +232,7 @@ def ops_prompt_rollback(key: str, language: str) -> str | BaseResponse:
             ],
         )
     try:
-        version = prompt_admin.rollback(s, key, language, int(to_version), actor=_actor())
+        version = publish.rollback(s, key, language, int(to_version), actor=_actor())
         s.commit()
     except AdminError as exc:
         s.rollback()
@@ -250,10 +255,10 @@ def ops_prompt_audio(key: str, language: str) -> Response:
     text = request.args.get("text", "")
     if not text.strip() or len(text) > prompts.SAY_LIMIT:
         abort(400, description="text: 1 to 4,096 characters")
-    spoken = prompts.fill(text, prompt_admin.samples_for(_samples(), language))
+    spoken = prompts.fill(text, samples_for(_samples(), language))
     try:
-        wav = prompt_admin.synthesize_wav(spoken, language)
-    except prompt_admin.SpeechUnavailable as exc:
+        wav = previews.synthesize_wav(spoken, language)
+    except previews.SpeechUnavailable as exc:
         return Response(str(exc), status=503, mimetype="text/plain")
     return Response(wav, mimetype="audio/wav", headers={"Cache-Control": "private, max-age=300"})
 
@@ -264,15 +269,15 @@ def ops_prompt_audio(key: str, language: str) -> Response:
 @bp.get("/words")
 @role_required(*OPS)
 def ops_words() -> str:
-    rows = prompt_admin.list_vocabulary(db.session())
-    sections: dict[str, list[prompt_admin.VocabularyRow]] = {}
+    rows = vocabulary.list_vocabulary(db.session())
+    sections: dict[str, list[vocabulary.VocabularyRow]] = {}
     for row in rows:
         sections.setdefault(row.section, []).append(row)
     return render_template(
         "console/ops/words.html",
         sections=sections,
         languages=list(rows[0].live) if rows else [],
-        help=prompt_admin.VOCABULARY_HELP,
+        help=vocabulary.VOCABULARY_HELP,
     )
 
 
@@ -286,22 +291,22 @@ def _words_page(
     status: int = 200,
 ) -> tuple[str, int]:
     s = db.session()
-    live = prompt_admin.live_vocabulary(s, language)
+    live = vocabulary.live_vocabulary(s, language)
     version, phrases = live[key]
     english = None
     if language != prompts.BASE_LANGUAGE:
-        english = prompt_admin.live_vocabulary(s, prompts.BASE_LANGUAGE).get(key, (0, []))[1]
+        english = vocabulary.live_vocabulary(s, prompts.BASE_LANGUAGE).get(key, (0, []))[1]
     tried = None
     if sentence.strip():
         catalog = prompts.live_catalog(s)
         draft = {key: prompts.phrases_of(text)}
-        tried = prompt_admin.understood(catalog, language, sentence, draft)
+        tried = vocabulary.understood(catalog, language, sentence, draft)
     page = render_template(
         "console/ops/words_edit.html",
         key=key,
-        name=prompt_admin.entry_name(key),
-        section=prompt_admin.entry_section(key),
-        help=prompt_admin.VOCABULARY_HELP.get(prompt_admin.entry_section(key), ""),
+        name=vocabulary.entry_name(key),
+        section=vocabulary.entry_section(key),
+        help=vocabulary.VOCABULARY_HELP.get(vocabulary.entry_section(key), ""),
         language=language,
         text=text,
         note=note or "",
@@ -311,8 +316,8 @@ def _words_page(
         errors=errors or [],
         sentence=sentence,
         tried=tried,
-        languages=prompt_admin.languages_of(prompts.live_catalog(s)),
-        hint_limit=prompt_admin.HINT_LIMIT,
+        languages=languages_of(prompts.live_catalog(s)),
+        hint_limit=vocabulary.HINT_LIMIT,
     )
     return page, status
 
@@ -320,40 +325,40 @@ def _words_page(
 @bp.get("/words/<key>/<language>")
 @role_required(*OPS)
 def ops_words_edit(key: str, language: str) -> tuple[str, int] | BaseResponse:
-    if not prompt_admin.is_vocabulary(key):
+    if not vocabulary.is_vocabulary(key):
         return redirect(url_for("console.ops_prompt_edit", key=key, language=language))
-    _checked_prompt(key, language, vocabulary=True)
-    _, live = prompt_admin.live_content(db.session(), key, language)
+    _checked_prompt(key, language, words=True)
+    _, live = publish.live_content(db.session(), key, language)
     return _words_page(key, language, live.text)
 
 
 @bp.post("/words/<key>/<language>")
 @role_required(*OPS)
 def ops_words_publish(key: str, language: str) -> tuple[str, int] | BaseResponse:
-    if not prompt_admin.is_vocabulary(key):
+    if not vocabulary.is_vocabulary(key):
         abort(404)
-    _checked_prompt(key, language, vocabulary=True)
+    _checked_prompt(key, language, words=True)
     form = request.form
     text = form.get("phrases", "")
     note = form.get("note") or None
     sentence = form.get("sentence", "")[:500]
     s = db.session()
     if form.get("action") == "check":
-        live = {k: v for k, (_, v) in prompt_admin.live_vocabulary(s, language).items()}
+        live = {k: v for k, (_, v) in vocabulary.live_vocabulary(s, language).items()}
         try:
-            prompt_admin.validate_text(key, language, text, vocabulary=live)
+            check.validate_text(key, language, text, vocabulary=live)
             errors: list[str] = []
         except Refused as exc:
             errors = exc.reasons
         return _words_page(key, language, text, note, errors, sentence)
     if wants_review():
-        live_words = {k: v for k, (_, v) in prompt_admin.live_vocabulary(s, language).items()}
+        live_words = {k: v for k, (_, v) in vocabulary.live_vocabulary(s, language).items()}
         try:
-            prompt_admin.validate_text(key, language, text, vocabulary=live_words)
+            check.validate_text(key, language, text, vocabulary=live_words)
         except Refused as exc:
             return _words_page(key, language, text, note, exc.reasons, sentence, 422)
-        _, live = prompt_admin.live_content(s, key, language)
-        name = prompt_admin.entry_name(key)
+        _, live = publish.live_content(s, key, language)
+        name = vocabulary.entry_name(key)
         return (
             review_page(
                 f"Publish the words for {name} ({language})?",
@@ -372,7 +377,7 @@ def ops_words_publish(key: str, language: str) -> tuple[str, int] | BaseResponse
             200,
         )
     try:
-        version = prompt_admin.publish(s, key, language, text, actor=_actor(), note=note)
+        version = publish.publish(s, key, language, text, actor=_actor(), note=note)
         s.commit()
     except AdminError as exc:
         s.rollback()
@@ -382,7 +387,7 @@ def ops_words_publish(key: str, language: str) -> tuple[str, int] | BaseResponse
         reason = "Someone else published this entry at the same moment. Check and try again."
         return _words_page(key, language, text, note, [reason], sentence, 409)
     flash(
-        f"Published {prompt_admin.entry_name(key)} ({language}) version {version.version}. "
+        f"Published {vocabulary.entry_name(key)} ({language}) version {version.version}. "
         "The next call understands it.",
         "ok",
     )
@@ -397,13 +402,13 @@ def ops_words_publish(key: str, language: str) -> tuple[str, int] | BaseResponse
 def ops_offers() -> str:
     return render_template(
         "console/ops/offers.html",
-        offers=prompt_admin.list_offers(db.session()),
+        offers=offers_admin.list_offers(db.session()),
         languages=_languages(),
     )
 
 
 def _languages() -> list[str]:
-    return prompt_admin.languages_of(prompts.live_catalog(db.session()))
+    return languages_of(prompts.live_catalog(db.session()))
 
 
 def _offer_page(
@@ -413,10 +418,10 @@ def _offer_page(
     status: int = 200,
 ) -> tuple[str, int]:
     try:
-        offer = prompt_admin.find_offer(db.session(), code)
+        offer = offers_admin.find_offer(db.session(), code)
     except NotFound:
         abort(404)
-    snapshot = prompt_admin.offer_snapshot(offer)
+    snapshot = offers_admin.offer_snapshot(offer)
     values = form or {
         "kind": snapshot["kind"],
         "terms": snapshot["terms"],
@@ -455,7 +460,7 @@ def ops_offer_save(code: str) -> tuple[str, int] | BaseResponse:
     s = db.session()
     if wants_review():
         try:
-            before = prompt_admin.offer_snapshot(prompt_admin.find_offer(s, code))
+            before = offers_admin.offer_snapshot(offers_admin.find_offer(s, code))
         except NotFound:
             abort(404)
         changes = [
@@ -482,7 +487,7 @@ def ops_offer_save(code: str) -> tuple[str, int] | BaseResponse:
             200,
         )
     try:
-        offer = prompt_admin.update_offer(
+        offer = offers_admin.update_offer(
             s,
             code,
             _actor(),
@@ -516,7 +521,7 @@ def _on_off(active: bool) -> str:
 @role_required(*OPS)
 def ops_offer_history(code: str) -> str:
     try:
-        entries = prompt_admin.offer_history(db.session(), code)
+        entries = offers_admin.offer_history(db.session(), code)
     except NotFound:
         abort(404)
     return render_template(

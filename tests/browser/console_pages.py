@@ -115,9 +115,9 @@ def seed_console(app: Flask) -> Seeded:
     for text, note in zip(GREETINGS, ("mention cancel up front", "offer a person"), strict=True):
         _post(ops, "/console/prompts/greeting/en-US", token, text=text, note=note, action="publish")
     with app.app_context():
-        from ivr import prompt_admin
+        from ivr.language import publish as publishing
 
-        _, live = prompt_admin.live_content(db.session(), WORDS_KEY, "en-US")
+        _, live = publishing.live_content(db.session(), WORDS_KEY, "en-US")
     _post(
         ops,
         f"/console/words/{WORDS_KEY}/en-US",
@@ -335,6 +335,22 @@ PAGES: list[Page] = [
         f"/console/offers/{OFFER}/history",
         f"History of offer {OFFER}",
         "table tbody tr",
+    ),
+    Page(
+        "teach",
+        "Teach the line",
+        "admin",
+        "/console/teach",
+        "Teach the line what callers mean",
+        "#unplaced-count",
+    ),
+    Page(
+        "teach-history",
+        "What is taught at a question",
+        "admin",
+        "/console/teach/history?lang=en-US&step=reason",
+        "Taught at the reason question in English",
+        "section#version-0",
     ),
     Page(
         "billing",

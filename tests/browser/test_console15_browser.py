@@ -12,8 +12,9 @@ import pytest
 from flask import Flask
 from playwright.sync_api import expect
 
-from ivr import db, prompt_admin
+from ivr import db
 from ivr.console.demo_calls import write_demo_calls
+from ivr.language import publish as publishing
 
 pytestmark = pytest.mark.browser
 
@@ -69,5 +70,5 @@ def test_publishing_through_the_dialog_needs_no_second_page(
     dialog.get_by_role("button", name="Publish").click()
     expect(page.get_by_text("Published goodbye (en-US) version 1.")).to_be_visible()
     with app.app_context():
-        live = prompt_admin.live_content(db.session(), "goodbye", "en-US")[1]
+        live = publishing.live_content(db.session(), "goodbye", "en-US")[1]
         assert live.text == "Thank you for calling. Goodbye."

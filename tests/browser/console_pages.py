@@ -104,6 +104,15 @@ def seed_console(app: Flask) -> Seeded:
         change.last_error = "billing answered 503 Service Unavailable"
         s.commit()
 
+    # Grace answers the reason question in words the line cannot place, is asked
+    # again, presses 2 and takes the offer: the Teach page has a wording to show.
+    grace = simulate_call(
+        app,
+        ["5678", "cloud storage", "the thing with the stuff", "2", "1"],
+        from_number="+15550100002",
+    )
+    assert grace.outcome == "saved", grace.outcome
+
     support, token = _form_client(app, EMAILS["support"])
     _post(
         support,
@@ -143,7 +152,7 @@ def seed_console(app: Flask) -> Seeded:
     )
     with app.app_context():
         assert db.session().query(CallNote).count() == 1
-        assert db.session().query(Call).count() == 152
+        assert db.session().query(Call).count() == 153
     return Seeded(call_sid=call_sid)
 
 

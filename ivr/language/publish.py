@@ -17,14 +17,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..admin_errors import NotFound, Refused
-from ..models import AuditLog, PromptVersion
+from ..models import PromptVersion
 from ..prompts import LanguagePack, Prompt, phrases_of
 from .catalog import baseline_packs, prompt_of
 from .check import clean, validate_text
+from .versions import store_version
 from .vocabulary import entry_key, entry_name, entry_of, is_vocabulary, live_vocabulary, spelling
 
 # --- publishing --------------------------------------------------------------------
@@ -96,38 +97,18 @@ def publish(
     current, live = live_content(session, key, language, packs)
     if live == Content(text, reprompt, audio):
         raise Refused(f"nothing changed: version {current} already says this")
-    newest = session.scalar(
-        select(func.max(PromptVersion.version)).where(
-            PromptVersion.key == key, PromptVersion.language == language
-        )
-    )
-    version = PromptVersion(
-        key=key,
-        language=language,
-        version=(newest or 0) + 1,
-        text=text,
-        reprompt=reprompt,
-        audio=audio,
-        created_by=actor,
+    return store_version(
+        session,
+        key,
+        language,
+        text,
+        reprompt,
+        audio,
+        actor=actor,
         note=note,
+        action=action,
+        detail={"from_version": current, "note": note, **(detail or {})},
     )
-    session.add(version)
-    session.add(
-        AuditLog(
-            actor=actor,
-            action=action,
-            detail={
-                "key": key,
-                "language": language,
-                "version": version.version,
-                "from_version": current,
-                "note": note,
-                **(detail or {}),
-            },
-        )
-    )
-    session.flush()
-    return version
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,12 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..models import AuditLog, PromptVersion
+from ..models import PromptVersion
 from .understanding import CALL_STEPS, STEP_MEANINGS, Example
+from .versions import store_version
 
 PREFIX = "understanding."
 
@@ -91,29 +92,9 @@ def _publish(
 ) -> PromptVersion:
     if not actor:
         raise TeachError("who is teaching? (an actor is required)")
-    newest = session.scalar(
-        select(func.max(PromptVersion.version)).where(
-            PromptVersion.key == key, PromptVersion.language == language
-        )
+    return store_version(
+        session, key, language, text, actor=actor, note=note, action=action, detail=detail
     )
-    version = PromptVersion(
-        key=key,
-        language=language,
-        version=(newest or 0) + 1,
-        text=text,
-        created_by=actor,
-        note=note,
-    )
-    session.add(version)
-    session.add(
-        AuditLog(
-            actor=actor,
-            action=action,
-            detail={"key": key, "language": language, "version": version.version, **detail},
-        )
-    )
-    session.flush()
-    return version
 
 
 def teach(

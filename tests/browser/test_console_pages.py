@@ -215,11 +215,18 @@ def test_the_keyboard_signs_in_reaches_the_filter_and_sees_where_it_is(
     context = _browser.new_context(base_url=site[0], viewport={"width": 1280, "height": 800})
     try:
         page = context.new_page()
+        page.bring_to_front()
         page.goto("/console/login")
-        # The email field has focus on arrival; Tab moves to the password; Enter signs in.
+        # The email field has focus on arrival (autofocus, applied once the page has
+        # settled); Tab moves to the password; Enter signs in.
+        page.wait_for_function("document.activeElement && document.activeElement.id === 'email'")
         page.keyboard.type(EMAILS["support"])
         page.keyboard.press("Tab")
         page.keyboard.type(PASSWORD)
+        typed = page.evaluate(
+            "['email', 'password'].map((id) => document.getElementById(id).value)"
+        )
+        assert typed == [EMAILS["support"], PASSWORD], "the keyboard did not fill the form"
         page.keyboard.press("Enter")
         page.wait_for_url("**/console/calls")
 

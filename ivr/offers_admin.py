@@ -239,9 +239,8 @@ def create_offer(
         raise Refused(f"an offer {code!r} exists already")
     clean_wording = {k: (v or "").strip() for k, v in wording.items()}
     clean_terms = validate_offer(kind, terms, clean_wording, _languages(languages))
-    if active and _other_active(session, None, reason_code) is not None:
-        other = _other_active(session, None, reason_code)
-        assert other is not None
+    other = _other_active(session, None, reason_code) if active else None
+    if other is not None:
         raise Refused(
             f"{other.code} is already the active offer for {reason_code}; "
             f"switch it off first, or create this one switched off"

@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,3 +82,21 @@ def wait_healthy(server: Server, timeout: float = 30) -> None:
         if server.process.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError("gunicorn did not become healthy:\n" + server.log.read_text())
         time.sleep(0.1)
+
+
+@contextmanager
+def servers_on_one_database(
+    database_url: str, logs: Path, count: int = 2, **settings: str
+) -> Iterator[list[Server]]:
+    """`count` gunicorn servers on the same database, healthy, stopped after."""
+    started = [
+        start_server(database_url, logs / f"server-{i}.log", **settings)
+        for i in range(1, count + 1)
+    ]
+    try:
+        for server in started:
+            wait_healthy(server)
+        yield started
+    finally:
+        for server in started:
+            server.stop()

@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 import pytest
 from conftest import AUTH_TOKEN, sign
 from flask import Flask
-from servers import Server, start_server, wait_healthy
+from servers import Server, servers_on_one_database
 from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 
@@ -37,22 +37,10 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def servers(migrated: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Server]]:
     logs = tmp_path_factory.mktemp("scale-out")
-    started = [
-        start_server(
-            migrated,
-            logs / f"server-{i}.log",
-            PUBLIC_BASE_URL=PUBLIC_BASE_URL,
-            IVR_ENV="production",
-        )
-        for i in (1, 2)
-    ]
-    try:
-        for server in started:
-            wait_healthy(server)
+    with servers_on_one_database(
+        migrated, logs, PUBLIC_BASE_URL=PUBLIC_BASE_URL, IVR_ENV="production"
+    ) as started:
         yield started
-    finally:
-        for server in started:
-            server.stop()
 
 
 class RoundRobin:

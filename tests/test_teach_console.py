@@ -14,7 +14,7 @@ from conftest import AUTH_TOKEN
 from console_helpers import PASSWORD, TOKEN, page, signed_in
 from flask import Flask
 from flask.testing import FlaskClient
-from servers import Server, start_server, wait_healthy
+from servers import Server, servers_on_one_database
 from sqlalchemy import select
 
 from ivr import db
@@ -262,17 +262,8 @@ PUBLIC_BASE_URL = "https://line.example.com"
 
 @pytest.fixture
 def servers(app: Flask, migrated: str, tmp_path: Path) -> Iterator[list[Server]]:
-    started = [
-        start_server(migrated, tmp_path / f"server-{i}.log", PUBLIC_BASE_URL=PUBLIC_BASE_URL)
-        for i in (1, 2)
-    ]
-    try:
-        for server in started:
-            wait_healthy(server)
+    with servers_on_one_database(migrated, tmp_path, PUBLIC_BASE_URL=PUBLIC_BASE_URL) as started:
         yield started
-    finally:
-        for server in started:
-            server.stop()
 
 
 def reason_over_http(app: Flask, server: Server, said: str) -> str | None:

@@ -152,17 +152,25 @@ def test_words_it_never_saw_get_no_opinion() -> None:
 @pytest.mark.parametrize("language", ["en-US", "es-US"])
 def test_likeness_is_the_cosine_to_the_nearest_phrasing_of_the_meaning(language: str) -> None:
     # Checked against scikit-learn's own vectors, on phrasings whose n-grams
-    # are all known (each training phrasing, against every meaning).
+    # are all known (each training phrasing, against every meaning): the
+    # words and the characters, not the word classes (which say what the
+    # words are about, not how alike they are).
     import numpy as np
 
     understanding = PACKS[language].vocabulary.understanding.warm()
     for step, model in understanding._trained().items():
         examples = [e for e in understanding.examples if e.step == step]
         labels = np.array([e.meaning for e in examples])
-        vectors = model.vectorizer.transform([features(e.text) for e in examples])
+        parts = [v for name, v in model.vectorizer.transformer_list if name != "classes"]
+        assert len(parts) == 2
+        texts = [features(e.text) for e in examples]
+        vectors = [part.transform(texts) for part in parts]
         for example in examples[::7]:
-            cosines = vectors @ model.vectorizer.transform([features(example.text)]).T
-            cosines = cosines.toarray().ravel() / 2  # two parts, each of norm 1
+            cosines = sum(
+                (v @ part.transform([features(example.text)]).T).toarray().ravel()
+                for v, part in zip(vectors, parts, strict=True)
+            )
+            cosines = cosines / 2  # two parts, each of norm 1
             for meaning in model.meanings:
                 nearest = cosines[labels == meaning].max()
                 assert abs(model.likeness(example.text, meaning) - nearest) < 1e-9

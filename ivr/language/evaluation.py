@@ -74,6 +74,9 @@ def understand(
         model = (guess.meaning, guess.confidence, guess.likeness, likeliest)
     if steps._wants_agent(answer, state, world):
         return Understood("agent", True, *model)
+    if steps._asks_repeat(phrase, world, state):
+        # "Say that again", "I didn't hear you": the question is asked again.
+        return Understood("not_an_answer", True, *model)
     meaning = steps.STEPS[step].interpret(answer, state, world)
     if meaning is None or meaning.kind in ("not_an_answer", "question"):
         return Understood("not_an_answer", True, *model)
@@ -188,14 +191,17 @@ def validate(
     on; the test split is never read here."""
     from dataclasses import replace
 
+    from . import word_classes
+
     train = examples_of(prompts_dir, language, "train")
+    classes = word_classes.load(prompts_dir, language)
     pack = catalog.pack(language)
     vocab_examples = vocabulary_examples(pack.vocabulary)
     reports: dict[str, StepReport] = {}
     parts = folds_of(train, folds)
     for held, part in enumerate(parts):
         rest = [e for number, p in enumerate(parts) if number != held for e in p]
-        understanding = Understanding(language, [*rest, *vocab_examples], settings)
+        understanding = Understanding(language, [*rest, *vocab_examples], settings, classes)
         packs = dict(catalog.packs)
         packs[language] = replace(
             pack, vocabulary=replace(pack.vocabulary, understanding=understanding)

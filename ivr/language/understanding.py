@@ -14,14 +14,18 @@ keys, explicit agent words, "cancel" / "don't cancel"): see ivr/flow/steps.py.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..flow.understand import Vocabulary, normalize
 from ..models import REASON_CODES
+
+if TYPE_CHECKING:
+    from .word_classes import WordClasses
 
 # The questions the classifier reads, and what an answer there can mean.
 STEP_MEANINGS: Mapping[str, tuple[str, ...]] = {
@@ -164,15 +168,24 @@ class Settings:
     char_analyzer: str = "char_wb"  # n-grams inside word boundaries (or "char": across them)
     c: float = 1.0  # the linear SVM's regularisation (higher: fits the data closer)
     balanced: bool = False  # weigh meanings inversely to how many phrasings each has
+    # Or weigh some meanings' phrasings by hand (the rest weigh 1).
+    meaning_weights: tuple[tuple[str, float], ...] = ()
     # How sharply the softmax reads the scores' differences.
     sharpness: float = 12.0
     # The out-of-domain gate, per step: below this likeness to the nearest
     # training phrasing of the meaning it would give, the classifier has no
     # opinion (docs/understanding.md, "Words unlike anything it learnt").
     min_likeness: tuple[tuple[str, float], ...] = (("reason", 0.2), ("yes_no", 0.15))
+    # How much the word classes (<lang>.words.txt) weigh beside the words
+    # and the characters, each of which weighs 1, per step; 0 leaves them out.
+    # At the yes/no steps they did not help (cross-validation): left out.
+    class_weight: tuple[tuple[str, float], ...] = (("reason", 0.3), ("yes_no", 0.0))
 
     def likeness_floor(self, step: str) -> float:
         return dict(self.min_likeness).get(step, 0.0)
+
+    def classes_weight(self, step: str) -> float:
+        return dict(self.class_weight).get(step, 0.0)
 
 
 SETTINGS = Settings()
@@ -190,7 +203,13 @@ class StepModel:
     per-call checks and sparse matrices (tests/test_understanding.py holds
     the two to the same answers)."""
 
-    def __init__(self, examples: Sequence[Example], settings: Settings = SETTINGS, step: str = ""):
+    def __init__(
+        self,
+        examples: Sequence[Example],
+        settings: Settings = SETTINGS,
+        step: str = "",
+        classes: WordClasses | None = None,
+    ):
         import numpy as np
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.pipeline import FeatureUnion
@@ -200,35 +219,49 @@ class StepModel:
         self.min_likeness = settings.likeness_floor(step)
         texts = [features(e.text) for e in examples]
         labels = [e.meaning for e in examples]
-        self.vectorizer = FeatureUnion(
-            [
-                (
-                    "words",
-                    TfidfVectorizer(
-                        ngram_range=settings.word_ngrams,
-                        sublinear_tf=True,
-                        token_pattern=r"(?u)\b\w+\b",
-                    ),
+        parts: list[tuple[str, Any]] = [
+            (
+                "words",
+                TfidfVectorizer(
+                    ngram_range=settings.word_ngrams,
+                    sublinear_tf=True,
+                    token_pattern=r"(?u)\b\w+\b",
                 ),
-                (
-                    "chars",
-                    TfidfVectorizer(
-                        analyzer=settings.char_analyzer,
-                        ngram_range=settings.char_ngrams,
-                        sublinear_tf=True,
-                    ),
+            ),
+            (
+                "chars",
+                TfidfVectorizer(
+                    analyzer=settings.char_analyzer,
+                    ngram_range=settings.char_ngrams,
+                    sublinear_tf=True,
                 ),
-            ]
-        )
+            ),
+        ]
+        # The classes the words belong to, when the language lists any and
+        # the examples hold at least one.
+        scale = {"words": 1.0, "chars": 1.0}
+        weight = settings.classes_weight(step)
+        if classes and weight and any(classes.analyze(t) for t in texts):
+            parts.append(("classes", TfidfVectorizer(analyzer=classes.analyze, sublinear_tf=True)))
+            scale["classes"] = weight
+        self.vectorizer = FeatureUnion(parts, transformer_weights=scale)
         matrix = self.vectorizer.fit_transform(texts)
         self._size = len(texts)
-        self.classifier = LinearSVC(
-            C=settings.c, class_weight="balanced" if settings.balanced else None
-        )
+        weights: Any = None
+        if settings.balanced:
+            weights = "balanced"
+        elif settings.meaning_weights:
+            weights = {m: dict(settings.meaning_weights).get(m, 1.0) for m in set(labels)}
+        self.classifier = LinearSVC(C=settings.c, class_weight=weights)
         self.classifier.fit(matrix, labels)
         self.meanings: tuple[str, ...] = tuple(str(c) for c in self.classifier.classes_)
         self._intercept = np.asarray(self.classifier.intercept_, dtype=float)
         coef_t = np.asarray(self.classifier.coef_, dtype=float).T
+        if len(self.meanings) == 2:
+            # Two meanings: one score, for the second; the first gets its
+            # negative, so the softmax reads both.
+            self._intercept = np.concatenate([-self._intercept, self._intercept])
+            coef_t = np.hstack([-coef_t, coef_t])
         # Per vectorizer: its analyzer, each known n-gram's row, and each
         # row's idf weight and coefficients (one score per meaning).
         self._parts = []
@@ -238,9 +271,11 @@ class StepModel:
         self._phrasings = []
         by_gram = matrix.tocsc()
         offset = 0
-        for _, vectorizer in self.vectorizer.transformer_list:
+        for name, vectorizer in self.vectorizer.transformer_list:
             size = len(vectorizer.vocabulary_)
-            rows = coef_t[offset : offset + size]
+            # The union weighs each part's features by its scale; the same
+            # here, folded into the coefficients.
+            rows = coef_t[offset : offset + size] * scale[name]
             self._parts.append(
                 (
                     vectorizer.build_analyzer(),
@@ -333,8 +368,10 @@ class StepModel:
             return 0.0
         similarity = np.zeros(self._size)
         parts = 0
+        # Alike in words and characters (the first two parts); the word
+        # classes say what the words are about, not how alike they are.
         for (columns, weights, share), (indptr, indices, data, _) in zip(
-            vectors, self._phrasings, strict=True
+            vectors[:2], self._phrasings[:2], strict=True
         ):
             parts += 1
             if columns is None:
@@ -355,9 +392,12 @@ class StepModel:
         """The same scores through scikit-learn (slower; for the tests)."""
         import numpy as np
 
-        return np.asarray(
+        scores = np.asarray(
             self.classifier.decision_function(self.vectorizer.transform([features(text)]))
-        )[0]
+        )
+        if scores.ndim == 1:  # two meanings: one score, for the second
+            return np.array([-scores[0], scores[0]])
+        return scores[0]
 
     def guess(self, text: str) -> Guess:
         import numpy as np
@@ -385,12 +425,23 @@ class Understanding:
     """One language's classifiers, trained on first use (or `warm()` at
     start-up) from a fixed set of examples."""
 
-    def __init__(self, language: str, examples: Iterable[Example], settings: Settings = SETTINGS):
+    def __init__(
+        self,
+        language: str,
+        examples: Iterable[Example],
+        settings: Settings = SETTINGS,
+        classes: WordClasses | None = None,
+    ):
         self.language = language
         self.examples: tuple[Example, ...] = tuple(examples)
         self.settings = settings
+        self.classes = classes
         self._models: dict[str, StepModel] | None = None
         self._lock = threading.Lock()
+        # The line reads the same words more than once per answer (is it a
+        # request for a person? a reason? an off-topic sentence?): each
+        # reading is computed once. Thread-safe; a Guess is immutable.
+        self._guess = functools.lru_cache(maxsize=512)(self._uncached_guess)
 
     def warm(self) -> Understanding:
         self._trained()
@@ -402,7 +453,10 @@ class Understanding:
                 if self._models is None:
                     self._models = {
                         step: StepModel(
-                            [e for e in self.examples if e.step == step], self.settings, step
+                            [e for e in self.examples if e.step == step],
+                            self.settings,
+                            step,
+                            self.classes,
                         )
                         for step in STEP_MEANINGS
                         if any(e.step == step for e in self.examples)
@@ -412,29 +466,36 @@ class Understanding:
     def guess(self, step: str, text: str) -> Guess | None:
         """What the words most likely mean at `step` ("reason" or "yes_no");
         None when this language has no examples for it."""
+        return self._guess(step, text) if text.strip() else None
+
+    def _uncached_guess(self, step: str, text: str) -> Guess | None:
         model = self._trained().get(step)
-        return model.guess(text) if model is not None and text.strip() else None
+        return model.guess(text) if model is not None else None
 
 
-_cache: dict[tuple[str, tuple[Example, ...]], Understanding] = {}
+_cache: dict[tuple[str, tuple[Example, ...], Any], Understanding] = {}
 _cache_lock = threading.Lock()
 _CACHE_SIZE = 16
 
 
 def understanding_for(
-    language: str, vocab: Vocabulary, base: Sequence[Example], taught: Sequence[Example] = ()
+    language: str,
+    vocab: Vocabulary,
+    base: Sequence[Example],
+    taught: Sequence[Example] = (),
+    classes: WordClasses | None = None,
 ) -> Understanding:
-    """The understanding for these examples: built once per worker for each
-    set (a publish of anything else, which rebuilds the catalog, does not
-    retrain)."""
+    """The understanding for these examples and word classes: built once per
+    worker for each set (a publish of anything else, which rebuilds the
+    catalog, does not retrain)."""
     examples = (*base, *vocabulary_examples(vocab), *taught)
-    key = (language, examples)
+    key = (language, examples, classes)
     with _cache_lock:
         found = _cache.get(key)
         if found is None:
             if len(_cache) >= _CACHE_SIZE:
                 _cache.pop(next(iter(_cache)))
-            found = _cache[key] = Understanding(language, examples)
+            found = _cache[key] = Understanding(language, examples, classes=classes)
     return found
 
 
@@ -446,6 +507,8 @@ def attach(
     """The language packs, each vocabulary carrying its understanding."""
     from dataclasses import replace
 
+    from . import word_classes
+
     out = {}
     for language, pack in packs.items():
         understanding = understanding_for(
@@ -453,6 +516,7 @@ def attach(
             pack.vocabulary,
             tuple(examples_of(prompts_dir, language, "train")),
             tuple((taught or {}).get(language, ())),
+            word_classes.load(prompts_dir, language),
         )
         out[language] = replace(
             pack, vocabulary=replace(pack.vocabulary, understanding=understanding)

@@ -1114,3 +1114,31 @@ def test_off_topic_words_at_the_explicit_cancel_are_no_answer(language: str, sen
         d = call(said(sentence))
         assert not [e for e in d.effects if isinstance(e, CHANGES)]
     assert call.state.outcome != "cancelled"
+
+
+NOT_HEARD = {
+    "en-US": [
+        "I didn't catch what you said",
+        "sorry you're breaking up a little",
+        "sorry I missed the last part",
+    ],
+    "es-US": ["perdón no le entendí bien", "no le oigo nada", "me repite lo de la oferta"],
+}
+
+
+@pytest.mark.parametrize(
+    ("language", "sentence"), [(lang, s) for lang, said_ in NOT_HEARD.items() for s in said_]
+)
+def test_not_having_heard_the_offer_hears_it_again_and_changes_nothing(
+    language: str, sentence: str
+) -> None:
+    # "I didn't hear you" has a "no" in it ("didn't"), and a no at the offer
+    # finishes the cancellation: it must ask for the offer again instead.
+    call = calling_in(language)
+    call(keys("1"))
+    assert call.state.step == "offer"
+    offered = call.state.offer_id
+    d = call(said(sentence))
+    assert not [e for e in d.effects if isinstance(e, CHANGES)]
+    assert d.state.step == "offer" and d.state.offer_id == offered
+    assert d.state.outcome == "in_progress" and d.state.offer_accepted is None

@@ -41,6 +41,7 @@ from .types import (
 from .understand import (
     common_words,
     content_words,
+    find_matches,
     intent_of,
     is_question,
     number_of,
@@ -371,15 +372,23 @@ def _trained_meaning(
     return Meaning(guess.meaning, answer.speech, _confident(answer, world) and sure)
 
 
+# What the rules hear as an answer where the trained understanding listens:
+# said, it is the answer, even beside words the classifier reads as a wish
+# for a person. A question is not one of them: "can I talk to billing" asks
+# for a person.
+_ANSWERS = ("repeat", "yes", "no", "cancel", "keep", "skip")
+
+
 def _wants_agent(answer: Answer, state: CallState, world: World) -> bool:
     """Asks for a person: the explicit words (rules, at every step), or, where
     the trained understanding listens, a confident request in other words
-    ("I need to talk this through with someone")."""
+    ("I need to talk this through with someone", "can I get somebody on the
+    phone")."""
     vocab = world.vocabulary(state.language)
     if wants_agent(answer.speech, vocab):
         return True
-    if intent_of(answer.speech, vocab) is not None:
-        return False  # the rules hear something else in it ("repeat", "yes")
+    if intent_of(answer.speech, vocab, _ANSWERS) is not None:
+        return False  # the rules hear an answer in it ("repeat", "yes")
     guess = _trained_guess(answer, state, world)
     return (
         guess is not None
@@ -446,11 +455,16 @@ def _interpret_reason(answer: Answer, state: CallState, world: World) -> Meaning
     if question:
         return question
     rule_code = reason_of(speech, vocab, REASON_CODES)
-    # "Hold on", "not sure": never read as a reason (0009), unless a reason's
-    # own words are said too.
-    if intent_of(speech, vocab, PAUSES) and not rule_code:
-        return _not_an_answer(answer, state, world)
     trained = _trained_meaning(answer, state, world, (*REASON_CODES, "skip"))
+    # "Hold on", "not sure": never read as a reason (0009), unless a reason's
+    # own words are said too, or more words than the hesitation that the
+    # classifier is sure are a reason ("I don't know how to work it").
+    if (
+        intent_of(speech, vocab, PAUSES)
+        and not rule_code
+        and not (trained and trained.confident and _beyond_pauses(speech, vocab) >= 2)
+    ):
+        return _not_an_answer(answer, state, world)
     if trained and trained.confident:
         return trained
     if rule_code:
@@ -474,6 +488,25 @@ def _interpret_reason(answer: Answer, state: CallState, world: World) -> Meaning
     return trained
 
 
+def _asks(speech: str, vocab: Any, answers: Sequence[str]) -> bool:
+    """The words open with a question ("can I", "is that"), and the opening
+    is not an answer's own words ("why not" is a yes)."""
+    words = content_words(speech, vocab)
+    table = {name: vocab.intents.get(name, ()) for name in ("question", *answers)}
+    return any(
+        m.start == 0 and m.label == "question" for m in find_matches(words, table, vocab.negations)
+    )
+
+
+def _beyond_pauses(speech: str, vocab: Any) -> int:
+    """How many of the words are not part of a hesitation ("I don't know",
+    "hold on")."""
+    words = content_words(speech, vocab)
+    pauses = {name: vocab.intents.get(name, ()) for name in PAUSES}
+    covered = sum(m.end - m.start for m in find_matches(words, pauses, vocab.negations))
+    return len(words) - covered
+
+
 def _two_ways(
     answer: Answer,
     state: CallState,
@@ -495,6 +528,10 @@ def _two_ways(
             return question
     choices = tuple(dict.fromkeys(keys.values()))
     vocab = world.vocabulary(state.language)
+    if questions and _asks(answer.speech, vocab, (*choices, *(same or {}))):
+        # "Can I cancel anytime if I take it?", "is that with tax": asked, not
+        # answered, whatever yes or no word is in it (0009).
+        return _not_an_answer(answer, state, world)
     intent = intent_of(answer.speech, vocab, (*choices, *PAUSES), same)
     if intent is None and trained:
         # "Go on then", "count me in", "I'd rather not": no yes or no in them.

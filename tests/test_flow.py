@@ -1142,3 +1142,59 @@ def test_not_having_heard_the_offer_hears_it_again_and_changes_nothing(
     assert not [e for e in d.effects if isinstance(e, CHANGES)]
     assert d.state.step == "offer" and d.state.offer_id == offered
     assert d.state.outcome == "in_progress" and d.state.offer_accepted is None
+
+
+@pytest.mark.parametrize(
+    ("language", "sentence"),
+    [
+        ("en-US", "can I get somebody from the billing department"),
+        ("es-US", "puedo hablar con alguien de cobranza"),
+    ],
+)
+def test_a_question_asking_for_a_person_is_a_request_for_one(language: str, sentence: str) -> None:
+    call = calling_in(language)
+    assert call.state.step == "reason"
+    d = call(said(sentence))
+    assert d.state.agent_requested
+    assert not [e for e in d.effects if isinstance(e, CHANGES)]
+
+
+@pytest.mark.parametrize(
+    ("language", "sentence"),
+    [
+        ("en-US", "I don't know how to work all the menus on it"),
+        ("es-US", "no sé cómo se maneja la aplicación nueva"),
+    ],
+)
+def test_a_reason_said_after_i_dont_know_is_the_reason(language: str, sentence: str) -> None:
+    call = calling_in(language)
+    d = call(said(sentence))
+    assert d.state.reason_code == "too_complex"
+
+
+@pytest.mark.parametrize(
+    ("language", "sentence"),
+    [
+        ("en-US", "can I stop it whenever I want if I say yes"),
+        ("en-US", "is that price with tax or no"),
+        ("es-US", "puedo dejarlo cuando quiera si digo que sí"),
+    ],
+)
+def test_a_question_at_the_offer_is_no_answer_whatever_yes_or_no_is_in_it(
+    language: str, sentence: str
+) -> None:
+    call = calling_in(language)
+    call(keys("1"))
+    assert call.state.step == "offer"
+    d = call(said(sentence))
+    assert not [e for e in d.effects if isinstance(e, CHANGES)]
+    assert d.state.step == "offer" and d.state.offer_accepted is None
+    assert d.state.outcome == "in_progress"
+
+
+@pytest.mark.parametrize(("language", "sentence"), [("en-US", "why not"), ("es-US", "por qué no")])
+def test_why_not_at_the_offer_is_a_yes_not_a_question(language: str, sentence: str) -> None:
+    call = calling_in(language)
+    call(keys("1"))
+    d = call(said(sentence))
+    assert d.state.offer_accepted is True

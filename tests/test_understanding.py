@@ -334,3 +334,34 @@ def test_understand_test_prints_the_likeness_too(app: Flask) -> None:
     assert "yes (sure; classifier: yes, confidence 1.00; likeness to the nearest yes" in (
         result.output
     )
+
+
+def test_the_words_part_reads_stems_where_the_language_has_a_stemmer() -> None:
+    from ivr.language.understanding import word_analyzer
+
+    assert word_analyzer("en-US", (1, 2), True)("cancelled cancelling") == [
+        "cancel",
+        "cancel",
+        "cancel cancel",
+    ]
+    assert word_analyzer("es-US", (1, 1), True)("pagando pagamos subieron subir") == [
+        "pag",
+        "pag",
+        "sub",
+        "sub",
+    ]
+    # No stemmer for the language, or stems turned off: the words themselves.
+    assert word_analyzer("fr-CA", (1, 1), True)("pagando") == ["pagando"]
+    assert word_analyzer("en-US", (1, 1), False)("cancelled") == ["cancelled"]
+
+
+def test_stems_are_safe_to_read_from_many_threads_at_once() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ivr.language.understanding import word_analyzer
+
+    analyze = word_analyzer("es-US", (1, 1), True)
+    words = ["cancelando cancelamos pagando subieron"] * 400
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(analyze, words))
+    assert all(r == ["cancel", "cancel", "pag", "sub"] for r in results)

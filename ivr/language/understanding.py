@@ -15,6 +15,7 @@ keys, explicit agent words, "cancel" / "don't cancel"): see ivr/flow/steps.py.
 from __future__ import annotations
 
 import functools
+import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -152,6 +153,46 @@ def vocabulary_examples(vocab: Vocabulary) -> list[Example]:
     return examples
 
 
+_WORD = re.compile(r"(?u)\b\w+\b")
+# Snowball's stemmer for each language the line speaks (by the first part of
+# its code); a language without one is read word by word.
+_STEMMERS = {"en": "english", "es": "spanish"}
+_stemmers = threading.local()
+
+
+def _stem_words(language: str, words: list[str]) -> list[str]:
+    """The words' stems ("cancelling", "cancelled" -> "cancel"; "pagando",
+    "pagué" -> "pag"): one stemmer per thread, as Snowball's keep state."""
+    algorithm = _STEMMERS.get(language.split("-")[0])
+    if algorithm is None:
+        return words
+    stemmer = getattr(_stemmers, algorithm, None)
+    if stemmer is None:
+        import snowballstemmer
+
+        stemmer = snowballstemmer.stemmer(algorithm)
+        setattr(_stemmers, algorithm, stemmer)
+    return list(stemmer.stemWords(words))
+
+
+def word_analyzer(language: str, ngrams: tuple[int, int], stem: bool) -> Any:
+    """The words part's n-grams: of the words' stems, where the language has
+    a stemmer and `stem` is set, else of the words themselves."""
+    low, high = ngrams
+
+    def analyze(text: str) -> list[str]:
+        words = _WORD.findall(text)
+        if stem:
+            words = _stem_words(language, words)
+        return [
+            " ".join(words[at : at + n])
+            for n in range(low, high + 1)
+            for at in range(len(words) - n + 1)
+        ]
+
+    return analyze
+
+
 def features(text: str) -> str:
     """What the classifier reads: the words as normalize() leaves them, with
     sums of money made one token ("$30", "30 dollars", "thirty bucks")."""
@@ -164,18 +205,18 @@ class Settings:
     cross-validation on the training split (`ivr understand eval --validate`)."""
 
     word_ngrams: tuple[int, int] = (1, 2)
+    # The words part reads stems (Snowball), where the language has a stemmer.
+    stem: bool = True
     char_ngrams: tuple[int, int] = (2, 5)
     char_analyzer: str = "char_wb"  # n-grams inside word boundaries (or "char": across them)
     c: float = 1.0  # the linear SVM's regularisation (higher: fits the data closer)
     balanced: bool = False  # weigh meanings inversely to how many phrasings each has
-    # Or weigh some meanings' phrasings by hand (the rest weigh 1).
-    meaning_weights: tuple[tuple[str, float], ...] = ()
     # How sharply the softmax reads the scores' differences.
     sharpness: float = 12.0
     # The out-of-domain gate, per step: below this likeness to the nearest
     # training phrasing of the meaning it would give, the classifier has no
     # opinion (docs/understanding.md, "Words unlike anything it learnt").
-    min_likeness: tuple[tuple[str, float], ...] = (("reason", 0.2), ("yes_no", 0.15))
+    min_likeness: tuple[tuple[str, float], ...] = (("reason", 0.15), ("yes_no", 0.15))
     # How much the word classes (<lang>.words.txt) weigh beside the words
     # and the characters, each of which weighs 1, per step; 0 leaves them out.
     # At the yes/no steps they did not help (cross-validation): left out.
@@ -209,6 +250,7 @@ class StepModel:
         settings: Settings = SETTINGS,
         step: str = "",
         classes: WordClasses | None = None,
+        language: str = "",
     ):
         import numpy as np
         from sklearn.feature_extraction.text import TfidfVectorizer
@@ -223,9 +265,8 @@ class StepModel:
             (
                 "words",
                 TfidfVectorizer(
-                    ngram_range=settings.word_ngrams,
+                    analyzer=word_analyzer(language, settings.word_ngrams, settings.stem),
                     sublinear_tf=True,
-                    token_pattern=r"(?u)\b\w+\b",
                 ),
             ),
             (
@@ -247,12 +288,9 @@ class StepModel:
         self.vectorizer = FeatureUnion(parts, transformer_weights=scale)
         matrix = self.vectorizer.fit_transform(texts)
         self._size = len(texts)
-        weights: Any = None
-        if settings.balanced:
-            weights = "balanced"
-        elif settings.meaning_weights:
-            weights = {m: dict(settings.meaning_weights).get(m, 1.0) for m in set(labels)}
-        self.classifier = LinearSVC(C=settings.c, class_weight=weights)
+        self.classifier = LinearSVC(
+            C=settings.c, class_weight="balanced" if settings.balanced else None
+        )
         self.classifier.fit(matrix, labels)
         self.meanings: tuple[str, ...] = tuple(str(c) for c in self.classifier.classes_)
         self._intercept = np.asarray(self.classifier.intercept_, dtype=float)
@@ -457,6 +495,7 @@ class Understanding:
                             self.settings,
                             step,
                             self.classes,
+                            self.language,
                         )
                         for step in STEP_MEANINGS
                         if any(e.step == step for e in self.examples)

@@ -1198,3 +1198,51 @@ def test_why_not_at_the_offer_is_a_yes_not_a_question(language: str, sentence: s
     call(keys("1"))
     d = call(said(sentence))
     assert d.state.offer_accepted is True
+
+
+@pytest.mark.parametrize(
+    ("language", "sentence", "code"),
+    [
+        # "otra vez" and "cómo" are also ways to ask to hear it again.
+        ("es-US", "me volvieron a subir la mensualidad otra vez", "too_expensive"),
+        ("es-US", "cómo me atendieron la última vez que llamé, qué groseros", "customer_service"),
+        # "me quedo" and "keep it" are also ways to keep the subscription.
+        ("es-US", "ahora me quedo con Peacock que sale más barato", "switched_service"),
+    ],
+)
+def test_words_of_asking_again_or_keeping_inside_a_reason_are_the_reason(
+    language: str, sentence: str, code: str
+) -> None:
+    call = calling_in(language)
+    d = call(said(sentence))
+    assert d.state.reason_code == code
+    assert d.state.outcome == "in_progress"
+
+
+@pytest.mark.parametrize(
+    ("language", "sentence", "step"),
+    [
+        ("es-US", "¿cómo?", "reason"),
+        ("es-US", "otra vez por favor", "reason"),
+        ("en-US", "say that again", "reason"),
+    ],
+)
+def test_asking_to_hear_it_again_still_repeats_the_question(
+    language: str, sentence: str, step: str
+) -> None:
+    call = calling_in(language)
+    d = call(said(sentence))
+    assert d.state.step == step and d.state.reason_code is None
+    assert not [e for e in d.effects if isinstance(e, CHANGES)]
+
+
+@pytest.mark.parametrize(
+    ("language", "sentence"), [("es-US", "mejor me quedo"), ("en-US", "I changed my mind")]
+)
+def test_changing_ones_mind_at_the_reason_keeps_the_subscription(
+    language: str, sentence: str
+) -> None:
+    call = calling_in(language)
+    d = call(said(sentence))
+    assert d.state.outcome != "cancelled" and d.state.reason_code is None
+    assert not [e for e in d.effects if isinstance(e, CHANGES)]

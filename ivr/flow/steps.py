@@ -449,13 +449,18 @@ def _interpret_reason(answer: Answer, state: CallState, world: World) -> Meaning
     speech = answer.speech
     vocab = world.vocabulary(state.language)
     confident = _confident(answer, world)
-    if intent_of(speech, vocab, ("keep",)):
+    trained = _trained_meaning(answer, state, world, (*REASON_CODES, "skip"))
+    # "Changed my mind": the caller keeps it; but words of keeping inside a
+    # sentence the classifier is sure is a reason are that reason ("ahora me
+    # quedo con Peacock" is switching, "I don't watch enough to keep it").
+    if intent_of(speech, vocab, ("keep",)) and not (
+        trained and trained.confident and not _mostly(speech, vocab, "keep")
+    ):
         return Meaning("keep", speech, confident)
     question = _question(answer, state, world)
     if question:
         return question
     rule_code = reason_of(speech, vocab, REASON_CODES)
-    trained = _trained_meaning(answer, state, world, (*REASON_CODES, "skip"))
     # "Hold on", "not sure": never read as a reason (0009), unless a reason's
     # own words are said too, or more words than the hesitation that the
     # classifier is sure are a reason ("I don't know how to work it").
@@ -486,6 +491,18 @@ def _interpret_reason(answer: Answer, state: CallState, world: World) -> Meaning
         return Meaning("other", speech)
     # A likely reason, not a sure one: "did you say ...?"
     return trained
+
+
+def _mostly(speech: str, vocab: Any, intent: str) -> bool:
+    """The intent's own words are half or more of the words said ("no le
+    entendí bien" is mostly a wish to hear it again; "me subieron el bil otra
+    vez" is not)."""
+    words = content_words(speech, vocab)
+    table = {intent: vocab.intents.get(intent, ())}
+    covered = sum(
+        m.end - m.start for m in find_matches(words, table, vocab.negations) if not m.negated
+    )
+    return bool(words) and covered * 2 >= len(words)
 
 
 def _asks(speech: str, vocab: Any, answers: Sequence[str]) -> bool:
@@ -1245,8 +1262,19 @@ def _pending_kind(step: str) -> str:
 
 def _asks_repeat(speech: str, world: World, state: CallState) -> bool:
     # Only when asking again is the strongest thing said ("say that again"),
-    # not a word inside an answer.
-    return intent_of(speech, world.vocabulary(state.language)) == "repeat"
+    # not a word inside an answer. At the reason question, words of asking
+    # again that are a small part of a sentence the classifier is sure is a
+    # reason are that reason ("me subieron el bil otra vez", "cómo me
+    # trataron"). Elsewhere (the offer above all, where "no" cancels) any
+    # wish to hear it again is one.
+    vocab = world.vocabulary(state.language)
+    if intent_of(speech, vocab) != "repeat":
+        return False
+    if state.step != "reason" or _mostly(speech, vocab, "repeat"):
+        return True
+    answer = Answer("speech", speech=speech, confidence=1.0)
+    trained = _trained_meaning(answer, state, world, (*REASON_CODES, "skip"))
+    return not (trained and trained.value in REASON_CODES and trained.confident)
 
 
 def _on_silence(state: CallState, step: Step, world: World) -> Decision:

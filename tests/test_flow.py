@@ -1246,3 +1246,41 @@ def test_changing_ones_mind_at_the_reason_keeps_the_subscription(
     d = call(said(sentence))
     assert d.state.outcome != "cancelled" and d.state.reason_code is None
     assert not [e for e in d.effects if isinstance(e, CHANGES)]
+
+
+@pytest.mark.parametrize(
+    ("language", "sentence", "accepted"),
+    [
+        # Words of both a yes and a no: the longer words do not decide.
+        ("es-US", "sí, sí, mejor cancélelo ya", False),
+        ("es-US", "no, no, el precio así está bien, lo acepto", True),
+        # Idioms the rules now know.
+        ("es-US", "cómo no", True),
+        ("es-US", "qué va, no me interesa", False),
+        ("en-US", "absolutely not", False),
+    ],
+)
+def test_the_offer_is_taken_or_refused_as_the_caller_meant(
+    language: str, sentence: str, accepted: bool
+) -> None:
+    call = calling_in(language)
+    call(keys("1"))
+    d = call(said(sentence))
+    assert d.state.offer_accepted is accepted
+
+
+@pytest.mark.parametrize(
+    ("language", "sentence"),
+    [
+        ("es-US", "¿y si lo pauso pierdo lo que tengo guardado?"),
+        ("es-US", "¿hay algún cargo si cancelo hoy?"),
+    ],
+)
+def test_a_spanish_question_mark_makes_it_a_question_at_the_offer(
+    language: str, sentence: str
+) -> None:
+    call = calling_in(language)
+    call(keys("1"))
+    d = call(said(sentence))
+    assert not [e for e in d.effects if isinstance(e, CHANGES)]
+    assert d.state.step == "offer" and d.state.offer_accepted is None

@@ -335,9 +335,17 @@ def _question(answer: Answer, state: CallState, world: World) -> Meaning | None:
     paying?"), not the same words inside an answer ("I hate what I pay")."""
     vocab = world.vocabulary(state.language)
     topic = intent_of(answer.speech, vocab, ANSWERABLE)
-    if topic and is_question(answer.speech, vocab):
+    if topic and (is_question(answer.speech, vocab) or _opens_with(answer.speech, vocab, topic)):
         return Meaning(topic, answer.speech, kind="question")
     return None
+
+
+def _opens_with(speech: str, vocab: Any, intent: str) -> bool:
+    """The words open with one of the intent's phrases ("cuándo termina",
+    "how much is it"): a question that needs no question word before it."""
+    words = content_words(speech, vocab)
+    table = {intent: vocab.intents.get(intent, ())}
+    return any(m.start == 0 for m in find_matches(words, table, vocab.negations))
 
 
 def _trained_guess(answer: Answer, state: CallState, world: World) -> Any:
@@ -507,7 +515,11 @@ def _mostly(speech: str, vocab: Any, intent: str) -> bool:
 
 def _asks(speech: str, vocab: Any, answers: Sequence[str]) -> bool:
     """The words open with a question ("can I", "is that"), and the opening
-    is not an answer's own words ("why not" is a yes)."""
+    is not an answer's own words ("why not" is a yes); or Spanish's opening
+    question mark says so ("¿pierdo mis perfiles si lo pauso?": "si" is
+    "if" there, not "sí")."""
+    if "\u00bf" in speech:
+        return True
     words = content_words(speech, vocab)
     table = {name: vocab.intents.get(name, ()) for name in ("question", *answers)}
     return any(
@@ -550,6 +562,14 @@ def _two_ways(
         # answered, whatever yes or no word is in it (0009).
         return _not_an_answer(answer, state, world)
     intent = intent_of(answer.speech, vocab, (*choices, *PAUSES), same)
+    if intent in choices and all(intent_of(answer.speech, vocab, (c,), same) for c in choices):
+        # Words of both ("sí, sí, cancele", "no, el precio está bien"): the
+        # longer words do not decide. Where the trained understanding
+        # listens, it does if it is sure; else the words are no answer.
+        guess = _trained_meaning(answer, state, world, choices) if trained else None
+        if guess and guess.confident:
+            return guess
+        return _not_an_answer(answer, state, world)
     if intent is None and trained:
         # "Go on then", "count me in", "I'd rather not": no yes or no in them.
         guess = _trained_meaning(answer, state, world, choices)

@@ -1284,3 +1284,27 @@ def test_a_spanish_question_mark_makes_it_a_question_at_the_offer(
     d = call(said(sentence))
     assert not [e for e in d.effects if isinstance(e, CHANGES)]
     assert d.state.step == "offer" and d.state.offer_accepted is None
+
+
+@pytest.mark.parametrize(
+    ("language", "sentence"),
+    [("en-US", "does that really matter"), ("es-US", "¿y eso qué importa?")],
+)
+def test_a_rhetorical_question_declining_the_reason_is_a_skip(language: str, sentence: str) -> None:
+    call = calling_in(language)
+    d = call(said(sentence))
+    assert d.understood and d.understood["meaning"] == "skip"
+    assert d.state.reason_code is None and d.state.step != "reason"
+
+
+@pytest.mark.parametrize(
+    ("language", "sentence"),
+    [
+        ("es-US", "no quiero hablar con un robot"),
+        ("en-US", "I want an agent because your support is terrible"),
+    ],
+)
+def test_asking_for_a_person_at_the_reason_is_asking_for_one(language: str, sentence: str) -> None:
+    call = calling_in(language)
+    d = call(said(sentence))
+    assert d.state.agent_requested

@@ -372,7 +372,9 @@ def _trained_meaning(
         return None
     vocab = world.vocabulary(state.language)
     sure = guess.confidence >= TRAINED_CONFIDENT
-    if is_question(answer.speech, vocab):
+    if is_question(answer.speech, vocab) and not (sure and guess.meaning == "skip"):
+        # Asked, not answered; but "does it matter?" at the reason question
+        # is a skip.
         return None
     own = sure and common_words(answer.speech, vocab) > 0
     if not own and _in_other_language(answer.speech, state, world):
@@ -383,8 +385,10 @@ def _trained_meaning(
 # What the rules hear as an answer where the trained understanding listens:
 # said, it is the answer, even beside words the classifier reads as a wish
 # for a person. A question is not one of them: "can I talk to billing" asks
-# for a person.
+# for a person; nor, at the reason question, are yes and no ("no quiero
+# hablar con una máquina" asks for a person).
 _ANSWERS = ("repeat", "yes", "no", "cancel", "keep", "skip")
+_REASON_ANSWERS = ("repeat", "cancel", "keep", "skip")
 
 
 def _wants_agent(answer: Answer, state: CallState, world: World) -> bool:
@@ -395,7 +399,8 @@ def _wants_agent(answer: Answer, state: CallState, world: World) -> bool:
     vocab = world.vocabulary(state.language)
     if wants_agent(answer.speech, vocab):
         return True
-    if intent_of(answer.speech, vocab, _ANSWERS) is not None:
+    answers = _REASON_ANSWERS if state.step == "reason" else _ANSWERS
+    if intent_of(answer.speech, vocab, answers) is not None:
         return False  # the rules hear an answer in it ("repeat", "yes")
     guess = _trained_guess(answer, state, world)
     return (

@@ -365,3 +365,17 @@ def test_stems_are_safe_to_read_from_many_threads_at_once() -> None:
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(analyze, words))
     assert all(r == ["cancel", "cancel", "pag", "sub"] for r in results)
+
+
+def test_understand_test_names_the_word_classes_it_read(app: Flask) -> None:
+    said = "my paycheck won't stretch and we're switching to Dish"
+    args = ["ivr", "understand", "test", said, "--lang", "en-US", "--step", "reason"]
+    result = app.test_cli_runner().invoke(args=args)
+    assert result.exit_code == 0, result.output
+    assert "word classes: money, rival" in result.output
+    result = app.test_cli_runner().invoke(args=[*args, "--json"])
+    assert json.loads(result.output.splitlines()[0])["word_classes"] == ["money", "rival"]
+    # At the offer the classes are not read.
+    offer = ["ivr", "understand", "test", said, "--lang", "en-US", "--step", "offer", "--json"]
+    result = app.test_cli_runner().invoke(args=offer)
+    assert json.loads(result.output.splitlines()[0])["word_classes"] == []

@@ -124,6 +124,7 @@ def test_command(phrase: str, language: str, step: str, as_json: bool) -> None:
         raise click.UsageError(str(exc)) from None
     catalog = _catalog()
     got = evaluation.understand(catalog, language, step, phrase)
+    classes = evaluation.word_classes_of(catalog, language, step, phrase)
     if as_json:
         click.echo(
             json.dumps(
@@ -137,6 +138,7 @@ def test_command(phrase: str, language: str, step: str, as_json: bool) -> None:
                     "confidence": got.confidence,
                     "likeliest": got.likeliest,
                     "likeness": got.likeness,
+                    "word_classes": classes,
                 },
                 ensure_ascii=False,
             )
@@ -149,7 +151,8 @@ def test_command(phrase: str, language: str, step: str, as_json: bool) -> None:
         if got.likeness is not None
         else ""
     )
-    click.echo(f"{got.meaning} ({how}; classifier: {got.model}, confidence {conf}{like})")
+    read = f"; word classes: {', '.join(classes)}" if classes else ""
+    click.echo(f"{got.meaning} ({how}; classifier: {got.model}, confidence {conf}{like}{read})")
 
 
 @understand_group.command("teach")

@@ -83,6 +83,20 @@ def understand(
     return Understood(meaning.value, meaning.confident, *model)
 
 
+def word_classes_of(catalog: Any, language: str, step: str, phrase: str) -> list[str]:
+    """The word classes (<lang>.words.txt) the classifier reads in `phrase` at
+    `step`, in the order said; none where it reads none."""
+    from ..flow import steps
+
+    understanding = catalog.vocabulary(language).understanding
+    model_step = steps.TRAINED_STEPS.get(TRIED_AT.get(step, step))
+    if understanding is None or not understanding.classes or model_step is None:
+        return []
+    if not understanding.settings.classes_weight(model_step):
+        return []
+    return [token.removeprefix("class_") for token in understanding.classes.analyze(phrase)]
+
+
 @dataclass
 class StepReport:
     step: str

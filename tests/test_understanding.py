@@ -379,3 +379,17 @@ def test_understand_test_names_the_word_classes_it_read(app: Flask) -> None:
     offer = ["ivr", "understand", "test", said, "--lang", "en-US", "--step", "offer", "--json"]
     result = app.test_cli_runner().invoke(args=offer)
     assert json.loads(result.output.splitlines()[0])["word_classes"] == []
+
+
+def test_the_character_n_grams_are_scikit_learns_char_wb() -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from ivr.language.understanding import char_wb_analyzer, examples_of
+
+    ours = char_wb_analyzer((2, 5))
+    theirs = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5)).build_analyzer()
+    for language in ("en-US", "es-US"):
+        for example in examples_of(PROMPTS_DIR, language, "train")[::5]:
+            text = features(example.text)
+            assert ours(text) == theirs(text)
+    assert ours("a") == theirs("a") == [" a", "a ", " a "]

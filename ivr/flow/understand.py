@@ -105,6 +105,8 @@ class Match:
 def normalize(text: str) -> str:
     """Lower case, typographic apostrophes made plain, accents dropped."""
     text = text.replace("\u2019", "'").replace("\u2018", "'").lower()
+    if text.isascii():
+        return text  # no accents to drop
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 

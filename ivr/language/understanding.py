@@ -160,19 +160,34 @@ _STEMMERS = {"en": "english", "es": "spanish"}
 _stemmers = threading.local()
 
 
+# Each word's stem, per algorithm, once: Snowball in Python costs tens of
+# microseconds a word, and callers use a few thousand words.
+_stems: dict[str, dict[str, str]] = {}
+_STEMS_KEPT = 100_000
+
+
 def _stem_words(language: str, words: list[str]) -> list[str]:
     """The words' stems ("cancelling", "cancelled" -> "cancel"; "pagando",
     "pagué" -> "pag"): one stemmer per thread, as Snowball's keep state."""
     algorithm = _STEMMERS.get(language.split("-")[0])
     if algorithm is None:
         return words
-    stemmer = getattr(_stemmers, algorithm, None)
-    if stemmer is None:
-        import snowballstemmer
+    known = _stems.setdefault(algorithm, {})
+    out = []
+    for word in words:
+        stem = known.get(word)
+        if stem is None:
+            stemmer = getattr(_stemmers, algorithm, None)
+            if stemmer is None:
+                import snowballstemmer
 
-        stemmer = snowballstemmer.stemmer(algorithm)
-        setattr(_stemmers, algorithm, stemmer)
-    return list(stemmer.stemWords(words))
+                stemmer = snowballstemmer.stemmer(algorithm)
+                setattr(_stemmers, algorithm, stemmer)
+            stem = stemmer.stemWord(word)
+            if len(known) < _STEMS_KEPT:
+                known[word] = stem
+        out.append(stem)
+    return out
 
 
 def word_analyzer(language: str, ngrams: tuple[int, int], stem: bool) -> Any:
@@ -189,6 +204,48 @@ def word_analyzer(language: str, ngrams: tuple[int, int], stem: bool) -> Any:
             for n in range(low, high + 1)
             for at in range(len(words) - n + 1)
         ]
+
+    return analyze
+
+
+# Each word's character n-grams, per n-gram range, once: the same few
+# thousand words make up nearly every phrasing.
+_char_grams: dict[tuple[int, int], dict[str, list[str]]] = {}
+_GRAMS_KEPT = 200_000
+
+
+def char_wb_analyzer(ngrams: tuple[int, int]) -> Any:
+    """scikit-learn's `char_wb` n-grams (each word padded with a space on both
+    sides; a word shorter than n counted once), the same n-grams in the same
+    order, with each word's worked out once (tests/test_understanding.py
+    holds the two equal)."""
+    low, high = ngrams
+    known = _char_grams.setdefault(ngrams, {})
+
+    def grams_of(word: str) -> list[str]:
+        padded = f" {word} "
+        size = len(padded)
+        out = []
+        for n in range(low, high + 1):
+            offset = 0
+            out.append(padded[:n])
+            while offset + n < size:
+                offset += 1
+                out.append(padded[offset : offset + n])
+            if offset == 0:
+                break
+        return out
+
+    def analyze(text: str) -> list[str]:
+        out: list[str] = []
+        for word in text.split():
+            grams = known.get(word)
+            if grams is None:
+                grams = grams_of(word)
+                if len(known) < _GRAMS_KEPT:
+                    known[word] = grams
+            out.extend(grams)
+        return out
 
     return analyze
 
@@ -271,7 +328,9 @@ class StepModel:
             ),
             (
                 "chars",
-                TfidfVectorizer(
+                TfidfVectorizer(analyzer=char_wb_analyzer(settings.char_ngrams), sublinear_tf=True)
+                if settings.char_analyzer == "char_wb"
+                else TfidfVectorizer(
                     analyzer=settings.char_analyzer,
                     ngram_range=settings.char_ngrams,
                     sublinear_tf=True,

@@ -49,18 +49,21 @@ class WordClasses:
     def _index(
         self,
     ) -> tuple[
-        dict[str, list[tuple[tuple[str, ...], str]]], list[tuple[str, tuple[str, ...], str]]
+        dict[str, list[tuple[tuple[str, ...], str]]],
+        dict[str, list[tuple[str, tuple[str, ...], str]]],
     ]:
         # Built once per instance (frozen dataclass: cached by hand). Phrases
-        # by their first word, or by its start when that word ends in "*".
+        # by their first word, or, when that word ends in "*", by its first
+        # three letters (every such word has at least three).
         cached = self.__dict__.get("_built")
         if cached is None:
             exact: dict[str, list[tuple[tuple[str, ...], str]]] = {}
-            prefixes: list[tuple[str, tuple[str, ...], str]] = []
+            prefixes: dict[str, list[tuple[str, tuple[str, ...], str]]] = {}
             for name, phrases in self.classes:
                 for phrase in phrases:
                     if phrase[0].endswith("*"):
-                        prefixes.append((phrase[0][:-1], phrase, name))
+                        start = phrase[0][:-1]
+                        prefixes.setdefault(start[:3], []).append((start, phrase, name))
                     else:
                         exact.setdefault(phrase[0], []).append((phrase, name))
             cached = (exact, prefixes)
@@ -77,7 +80,7 @@ class WordClasses:
             for phrase, name in exact.get(word, ()):
                 if _matches(phrase, said, at):
                     found.append(f"class_{name}")
-            for prefix, phrase, name in prefixes:
+            for prefix, phrase, name in prefixes.get(word[:3], ()):
                 if word.startswith(prefix) and _matches(phrase, said, at):
                     found.append(f"class_{name}")
         return found

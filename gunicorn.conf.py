@@ -127,6 +127,17 @@ def on_starting(server):
         leftover.unlink()
 
 
+def post_worker_init(worker):
+    # Each worker trains the understanding of what callers say before it takes
+    # a request, so no caller waits for it (docs/understanding.md); it beats
+    # its heartbeat after each language, since a worker silent for `timeout`
+    # seconds is restarted, booting or not.
+    from ivr.prompts import warm_understanding
+
+    worker.notify()
+    warm_understanding(worker.wsgi, worker.notify)
+
+
 def child_exit(server, worker):
     from prometheus_client import multiprocess
 

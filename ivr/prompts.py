@@ -13,7 +13,7 @@ import functools
 import re
 import string
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
@@ -284,13 +284,22 @@ def init_app(app: Flask) -> None:
     # Read at start-up: a broken file stops the app here, not in the middle
     # of a call, and the apology for a failing database needs no database.
     packs = load_baseline(app.config["VOICE_PROMPTS_DIR"])
-    # Trained here (once per process for the same files), not on a caller's turn.
-    for pack in packs.values():
-        pack.vocabulary.understanding.warm()
     app.extensions["ivr.prompts"] = {"baseline": packs, "catalog": None}
     # The rules of where the caller lives, read with the prompts (and like
     # them, a broken file stops the app here rather than mid-call).
     app.extensions["ivr.jurisdictions"] = jurisdictions.load(app.config["VOICE_PROMPTS_DIR"])
+
+
+def warm_understanding(app: Flask, alive: Callable[[], None] = lambda: None) -> None:
+    """Train the understanding of every language now (once per process for
+    the same files), not on a caller's turn: gunicorn calls this as each
+    worker starts (gunicorn.conf.py), with `alive` telling it after each
+    language that the worker is still booting, not hung. A command that
+    never reads words (most of `flask ivr ...`) does not pay for it; one
+    that does trains on first use."""
+    for pack in app.extensions["ivr.prompts"]["baseline"].values():
+        pack.vocabulary.understanding.warm()
+        alive()
 
 
 def baseline() -> dict[str, LanguagePack]:

@@ -131,3 +131,50 @@ def test_gunicorn_settings_come_from_the_environment(tmp_path: Path) -> None:
     assert (settings["workers"], settings["threads"], settings["timeout"]) == (3, 2, 8)
     assert settings["bind"] == "0.0.0.0:9000"
     assert settings["accesslog"] is None
+
+
+def test_each_gunicorn_worker_trains_the_understanding_before_its_first_request(
+    tmp_path: Path,
+) -> None:
+    # gunicorn calls post_worker_init in the worker after loading the app and
+    # before its first request; the worker beats its heartbeat as it goes.
+    code = """
+import json, runpy
+conf = runpy.run_path("gunicorn.conf.py")
+from ivr import create_app
+
+class Worker:
+    beats = 0
+    def notify(self):
+        self.beats += 1
+
+worker = Worker()
+worker.wsgi = create_app()
+packs = worker.wsgi.extensions["ivr.prompts"]["baseline"]
+before = {lang: p.vocabulary.understanding._models is not None for lang, p in packs.items()}
+conf["post_worker_init"](worker)
+after = {lang: p.vocabulary.understanding._models is not None for lang, p in packs.items()}
+conf["on_exit"](None)
+print(json.dumps({"before": before, "after": after, "beats": worker.beats}))
+"""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("GUNICORN_", "PORT"))}
+    environment.update(
+        PYTHONPATH=str(ROOT),
+        PROMETHEUS_MULTIPROC_DIR=str(tmp_path),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'line.db'}",
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    # Creating the app trains nothing (a `flask ivr ...` command need not pay
+    # for it); the worker's start trains every language.
+    assert seen["before"] == {"en-US": False, "es-US": False}
+    assert seen["after"] == {"en-US": True, "es-US": True}
+    assert seen["beats"] == 3

@@ -297,7 +297,10 @@ def warm_understanding(app: Flask, alive: Callable[[], None] = lambda: None) -> 
     language that the worker is still booting, not hung. A command that
     never reads words (most of `flask ivr ...`) does not pay for it; one
     that does trains on first use."""
-    for pack in app.extensions["ivr.prompts"]["baseline"].values():
+    prompts = getattr(app, "extensions", {}).get("ivr.prompts")
+    if prompts is None:
+        return  # not the line's app (gunicorn.conf.py serving something else)
+    for pack in prompts["baseline"].values():
         pack.vocabulary.understanding.warm()
         alive()
 

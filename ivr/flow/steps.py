@@ -43,9 +43,11 @@ from .understand import (
     content_words,
     find_matches,
     intent_of,
+    intent_scores,
     is_question,
     number_of,
     reason_of,
+    strongest,
     tokenize,
     wants_agent,
     without_fillers,
@@ -566,8 +568,9 @@ def _two_ways(
         # "Can I cancel anytime if I take it?", "is that with tax": asked, not
         # answered, whatever yes or no word is in it (0009).
         return _not_an_answer(answer, state, world)
-    intent = intent_of(answer.speech, vocab, (*choices, *PAUSES), same)
-    if intent in choices and all(intent_of(answer.speech, vocab, (c,), same) for c in choices):
+    scores = intent_scores(answer.speech, vocab, (*choices, *PAUSES), same)
+    intent = strongest(scores)
+    if intent in choices and all(c in scores for c in choices):
         # Words of both ("sí, sí, cancele", "no, el precio está bien"): the
         # longer words do not decide. Where the trained understanding
         # listens, it does if it is sure; else the words are no answer.

@@ -206,6 +206,27 @@ def intent_of(
     """The intent the words carry most strongly, among those allowed. `same`
     names intents that mean the same at this step ({"cancel": "no"} at the
     offer): they count as one, so "no, cancel it" is a clear no."""
+    return strongest(intent_scores(text, vocab, allowed, same))
+
+
+def strongest(scores: Mapping[str, int]) -> str | None:
+    """The intent with the most words, if one alone has the most."""
+    if not scores:
+        return None
+    best = max(scores.values())
+    winners = [k for k, v in scores.items() if v == best]
+    # "yes, no" is no answer at all.
+    return winners[0] if len(winners) == 1 else None
+
+
+def intent_scores(
+    text: str,
+    vocab: Vocabulary,
+    allowed: Iterable[str] | None = None,
+    same: Mapping[str, str] | None = None,
+) -> dict[str, int]:
+    """Every intent (among those allowed) the words carry, with how many
+    words say it; `same` as for intent_of."""
     tokens = without_fillers(tokenize(text), vocab)
     scores: dict[str, int] = {}
     for m in find_matches(tokens, vocab.intents, vocab.negations):
@@ -217,12 +238,7 @@ def intent_of(
     if allowed is not None:
         allowed = set(allowed)
         scores = {k: v for k, v in scores.items() if k in allowed}
-    if not scores:
-        return None
-    best = max(scores.values())
-    winners = [k for k, v in scores.items() if v == best]
-    # "yes, no" is no answer at all.
-    return winners[0] if len(winners) == 1 else None
+    return scores
 
 
 def content_words(text: str, vocab: Vocabulary) -> list[str]:

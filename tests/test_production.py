@@ -90,18 +90,24 @@ names = ["bind", "workers", "threads", "worker_class", "timeout", "graceful_time
          "keepalive", "preload_app", "accesslog", "control_socket_disable"]
 print(json.dumps({name: conf[name] for name in names}))
 """
+    result = with_gunicorn_conf(code, tmp_path, **env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+
+def with_gunicorn_conf(code: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """Python `code` run in a child process beside gunicorn.conf.py, with none
+    of this environment's gunicorn settings and a metrics directory of its own."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("GUNICORN_", "PORT"))}
     environment.update(env, PYTHONPATH=str(ROOT), PROMETHEUS_MULTIPROC_DIR=str(tmp_path))
-    result = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-c", code],
         cwd=ROOT,
         env=environment,
         capture_output=True,
         text=True,
-        timeout=60,
-        check=True,
+        timeout=120,
     )
-    return json.loads(result.stdout)  # type: ignore[no-any-return]
 
 
 def test_gunicorn_settings_suit_twilio(tmp_path: Path) -> None:
@@ -157,20 +163,7 @@ after = {lang: p.vocabulary.understanding._models is not None for lang, p in pac
 conf["on_exit"](None)
 print(json.dumps({"before": before, "after": after, "beats": worker.beats}))
 """
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("GUNICORN_", "PORT"))}
-    environment.update(
-        PYTHONPATH=str(ROOT),
-        PROMETHEUS_MULTIPROC_DIR=str(tmp_path),
-        DATABASE_URL=f"sqlite:///{tmp_path / 'line.db'}",
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = with_gunicorn_conf(code, tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'line.db'}")
     assert result.returncode == 0, result.stderr
     seen = json.loads(result.stdout.strip().splitlines()[-1])
     # Creating the app trains nothing (a `flask ivr ...` command need not pay

@@ -345,9 +345,17 @@ def _question(answer: Answer, state: CallState, world: World) -> Meaning | None:
 def _opens_with(speech: str, vocab: Any, intent: str) -> bool:
     """The words open with one of the intent's phrases ("cuándo termina",
     "how much is it"): a question that needs no question word before it."""
+    return _opening(speech, vocab, (intent,)) == intent
+
+
+def _opening(speech: str, vocab: Any, intents: Sequence[str]) -> str | None:
+    """Which of the intents the first words are a phrase of, if any (each
+    word in one phrase, the longest first)."""
     words = content_words(speech, vocab)
-    table = {intent: vocab.intents.get(intent, ())}
-    return any(m.start == 0 for m in find_matches(words, table, vocab.negations))
+    table = {name: vocab.intents.get(name, ()) for name in intents}
+    return next(
+        (m.label for m in find_matches(words, table, vocab.negations) if m.start == 0), None
+    )
 
 
 def _trained_guess(answer: Answer, state: CallState, world: World) -> Any:
@@ -527,11 +535,7 @@ def _asks(speech: str, vocab: Any, answers: Sequence[str]) -> bool:
     "if" there, not "sí")."""
     if "\u00bf" in speech:
         return True
-    words = content_words(speech, vocab)
-    table = {name: vocab.intents.get(name, ()) for name in ("question", *answers)}
-    return any(
-        m.start == 0 and m.label == "question" for m in find_matches(words, table, vocab.negations)
-    )
+    return _opening(speech, vocab, ("question", *answers)) == "question"
 
 
 def _beyond_pauses(speech: str, vocab: Any) -> int:

@@ -1162,6 +1162,45 @@ def test_a_question_asking_for_a_person_is_a_request_for_one(language: str, sent
 @pytest.mark.parametrize(
     ("language", "sentence"),
     [
+        ("en-US", "the rep hung up on me"),
+        ("en-US", "the agent was rude"),
+        ("es-US", "el representante me colgó"),
+        ("es-US", "el agente fue grosero"),
+    ],
+)
+def test_a_complaint_naming_staff_is_a_reason_not_a_request_for_a_person(
+    language: str, sentence: str
+) -> None:
+    # "rep" and "agent" are words of asking for a person; here they name
+    # whom the caller complains of.
+    call = calling_in(language)
+    d = call(said(sentence))
+    assert not d.state.agent_requested
+    assert d.state.reason_code == "customer_service"
+
+
+@pytest.mark.parametrize(
+    ("language", "sentence"),
+    [
+        ("en-US", "your rep was rude, get me a supervisor"),
+        ("en-US", "I want a human, the chat bot is useless"),
+        ("en-US", "rep please the last one hung up on me"),
+        ("es-US", "su representante me mintió, páseme con un supervisor"),
+        ("es-US", "comuníqueme con un agente, me cobraron de más y nadie lo arregló"),
+    ],
+)
+def test_a_request_for_a_person_beside_a_complaint_is_still_a_request(
+    language: str, sentence: str
+) -> None:
+    call = calling_in(language)
+    d = call(said(sentence))
+    assert d.state.agent_requested
+    assert not [e for e in d.effects if isinstance(e, CHANGES)]
+
+
+@pytest.mark.parametrize(
+    ("language", "sentence"),
+    [
         ("en-US", "I don't know how to work all the menus on it"),
         ("es-US", "no sé cómo se maneja la aplicación nueva"),
     ],

@@ -11,6 +11,7 @@ applies its effects.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -39,6 +40,7 @@ from .types import (
     World,
 )
 from .understand import (
+    BOUNDARY,
     common_words,
     content_words,
     find_matches,
@@ -79,6 +81,12 @@ PAUSES = ("hesitate", "unsure")
 TRAINED_STEPS = CALL_STEPS
 TRAINED_CONFIDENT = CONFIDENT
 TRAINED_UNSURE = UNSURE
+_CLAUSE = re.compile(r"[,.;:!?]+")
+# How sure the classifier must be that words naming staff are a complaint
+# about customer service, not a request for a person (cross-validation).
+STAFF_SURE = 0.9
+# How many words before a person's word may ask for one ("get me a rep").
+REQUEST_REACH = 3
 AGENT_KEY = "0"
 REPEAT_KEY = "*"
 # agent_reason when the caller's account could not be looked up in time.
@@ -408,7 +416,7 @@ def _wants_agent(answer: Answer, state: CallState, world: World) -> bool:
     phone")."""
     vocab = world.vocabulary(state.language)
     if wants_agent(answer.speech, vocab):
-        return True
+        return not _names_staff(answer, state, world)
     answers = _REASON_ANSWERS if state.step == "reason" else _ANSWERS
     if intent_of(answer.speech, vocab, answers) is not None:
         return False  # the rules hear an answer in it ("repeat", "yes")
@@ -419,6 +427,47 @@ def _wants_agent(answer: Answer, state: CallState, world: World) -> bool:
         and guess.confidence >= TRAINED_CONFIDENT
         and _confident(answer, world)
     )
+
+
+def _names_staff(answer: Answer, state: CallState, world: World) -> bool:
+    """At the reason question, a person's words ("rep", "agent", "manager")
+    inside a sentence the classifier is sure is a complaint about customer
+    service ("the rep lied to me about the price") name whom the caller
+    complains of, not whom they ask for, unless some part of the words asks
+    for a person on its own."""
+    if state.step != "reason" or _mostly(answer.speech, world.vocabulary(state.language), "agent"):
+        return False
+    guess = _trained_guess(answer, state, world)
+    if not (
+        guess is not None
+        and guess.meaning == "customer_service"
+        and guess.confidence >= STAFF_SURE
+        and _confident(answer, world)
+    ):
+        return False
+    return not _asks_in_part(answer, state, world)
+
+
+def _asks_in_part(answer: Answer, state: CallState, world: World) -> bool:
+    """Some part of the words asks for a person on its own: a person's word
+    that opens them ("rep please, the last one hung up on me"); one of
+    several clauses ("your rep was rude, get me a supervisor"); or the two
+    or three words up to a person's word ("I want an agent because ..."),
+    which "the rep lied to me" has not: it names the rep it complains of."""
+    vocab = world.vocabulary(state.language)
+    clauses = [part for part in _CLAUSE.split(answer.speech) if part.strip()]
+    parts = clauses if len(clauses) > 1 else []
+    tokens = without_fillers(tokenize(answer.speech), vocab)
+    for match in find_matches(tokens, {"agent": vocab.intents.get("agent", ())}, ()):
+        if match.start == 0:
+            return True
+        start = match.start
+        while start > max(0, match.start - REQUEST_REACH) and tokens[start - 1] != BOUNDARY:
+            start -= 1
+        if match.start - start >= 2:
+            parts.append(" ".join(tokens[start : match.end]))
+    guesses = (_trained_guess(dataclasses.replace(answer, speech=p), state, world) for p in parts)
+    return any(guess is not None and guess.meaning == "agent" for guess in guesses)
 
 
 def _interpret_number(answer: Answer, state: CallState, world: World) -> Meaning | None:

@@ -1309,6 +1309,44 @@ def test_the_offer_is_taken_or_refused_as_the_caller_meant(
 
 
 @pytest.mark.parametrize(
+    ("language", "sentence", "accepted"),
+    [
+        # A short question or exclamation first; the answer after it.
+        ("es-US", "qué oferta tan buena, la acepto", True),
+        ("es-US", "¿otra vez la oferta? no gracias, cancele", False),
+        ("en-US", "you're kidding me, just cancel it", False),
+        # Ways of saying yes and no the vocabulary now knows.
+        ("es-US", "órale, me anoto", True),
+        ("es-US", "ni de broma", False),
+        ("es-US", "cancélamelo", False),
+    ],
+)
+def test_an_answer_after_an_aside_or_in_everyday_words_answers_the_offer(
+    language: str, sentence: str, accepted: bool
+) -> None:
+    call = calling_in(language)
+    call(keys("1"))
+    d = call(said(sentence))
+    assert d.state.offer_accepted is accepted
+
+
+@pytest.mark.parametrize(
+    ("language", "sentence"),
+    [
+        # More than an aside before the comma: still a question.
+        ("en-US", "can I stop it whenever I want, if I say yes"),
+        ("es-US", "puedo dejarlo cuando quiera, si digo que sí"),
+    ],
+)
+def test_a_long_question_before_a_comma_is_still_no_answer(language: str, sentence: str) -> None:
+    call = calling_in(language)
+    call(keys("1"))
+    d = call(said(sentence))
+    assert not [e for e in d.effects if isinstance(e, CHANGES)]
+    assert d.state.step == "offer" and d.state.offer_accepted is None
+
+
+@pytest.mark.parametrize(
     ("language", "sentence"),
     [
         ("es-US", "¿y si lo pauso pierdo lo que tengo guardado?"),

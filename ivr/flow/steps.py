@@ -87,6 +87,10 @@ _CLAUSE = re.compile(r"[,.;:!?]+")
 STAFF_SURE = 0.9
 # How many words before a person's word may ask for one ("get me a rep").
 REQUEST_REACH = 3
+# An opening question or exclamation of at most this many words is an aside
+# when an answer follows it ("¿caro? qué va, me voy del país").
+ASIDE_WORDS = 4
+_ASIDE = re.compile(r"^([^?.,;:!]*)([?.,;:!]+)(.*)$", re.DOTALL)
 AGENT_KEY = "0"
 REPEAT_KEY = "*"
 # agent_reason when the caller's account could not be looked up in time.
@@ -611,6 +615,22 @@ def _two_ways(
     if answer.kind == "digits":
         value = keys.get(answer.digits[:1])
         return Meaning(value) if value else None
+    rest = _after_aside(answer.speech, world.vocabulary(state.language)) if trained else None
+    if rest is not None:
+        # "¿Más barato? Lo más barato es cancelar, cancele", "are you kidding
+        # me, just close it": the words after a short question or exclamation
+        # answer, when the classifier reads the whole the same way ("puedo
+        # dejarlo cuando quiera, si digo que sí" stays a question).
+        said = dataclasses.replace(answer, speech=rest)
+        meaning = _two_ways(said, state, world, keys, same, questions=questions, trained=True)
+        whole = _trained_guess(answer, state, world)
+        if (
+            meaning is not None
+            and whole is not None
+            and whole.meaning == meaning.value
+            and whole.confidence >= TRAINED_CONFIDENT
+        ):
+            return meaning
     if questions:
         question = _question(answer, state, world)
         if question:
@@ -643,6 +663,24 @@ def _two_ways(
         # sentence about something else answers nothing.
         return _not_an_answer(answer, state, world)
     return Meaning(intent, answer.speech, _confident(answer, world))
+
+
+def _after_aside(speech: str, vocab: Any) -> str | None:
+    """The words after an opening aside, when they answer: a short question
+    or exclamation ("¿caro?", "qué amable", "are you kidding me") followed,
+    after its punctuation, by words that do not ask. None otherwise ("can I
+    stop it whenever I want, if I say yes" opens with more than an aside)."""
+    match = _ASIDE.match(speech)
+    if match is None:
+        return None
+    aside, mark, rest = match.groups()
+    words = content_words(aside, vocab)
+    if not words or len(words) > ASIDE_WORDS or not content_words(rest, vocab):
+        return None
+    asked = "\u00bf" in aside or "?" in mark or _opening(aside, vocab, ("question",))
+    if not asked or is_question(rest, vocab):
+        return None
+    return rest
 
 
 def _off_topic(answer: Answer, state: CallState, world: World) -> bool:

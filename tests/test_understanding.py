@@ -37,7 +37,11 @@ def test_accuracy_on_the_test_split_keeps_its_floor(language: str) -> None:
     assert set(reports) == {"reason", "yes_no"}
     files = {p.name for p in split_files(PROMPTS_DIR, language, "test")}
     for step, report in reports.items():
-        assert report.accuracy >= floors[step], (step, report.accuracy, report.wrong)
+        # The figure only: the test split's wrong phrasings are not printed
+        # here, so a failing run does not show a developer what to tune on
+        # (`ivr understand eval` lists them for whoever measures).
+        wrong = len(report.wrong)
+        assert report.accuracy >= floors[step], f"{step}: {report.accuracy:.4f}, {wrong} wrong"
         # Every file of the split is measured, each phrasing once.
         assert set(report.file_total) == files
         assert sum(report.file_total.values()) == report.total

@@ -1160,6 +1160,26 @@ def test_a_question_asking_for_a_person_is_a_request_for_one(language: str, sent
 
 
 @pytest.mark.parametrize(
+    "sentence", ["sorry, my other phone is ringing", "my husband has the bill in the kitchen"]
+)
+def test_a_reasons_word_in_a_sentence_that_gives_no_reason_is_no_answer(sentence: str) -> None:
+    # "other" and "bill" are words of reasons; here they give none.
+    call = calling_in("en-US")
+    d = call(said(sentence))
+    assert d.state.step == "reason" and d.state.reason_code is None
+    assert not [e for e in d.effects if isinstance(e, CHANGES)]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "code"), [("the bill", "too_expensive"), ("other reasons", "other")]
+)
+def test_a_reasons_own_words_are_still_that_reason(sentence: str, code: str) -> None:
+    call = calling_in("en-US")
+    d = call(said(sentence))
+    assert d.state.reason_code == code
+
+
+@pytest.mark.parametrize(
     ("language", "sentence"),
     [
         ("en-US", "the rep hung up on me"),
@@ -1365,7 +1385,7 @@ def test_a_spanish_question_mark_makes_it_a_question_at_the_offer(
 
 @pytest.mark.parametrize(
     ("language", "sentence"),
-    [("en-US", "does that really matter"), ("es-US", "¿y eso qué importa?")],
+    [("en-US", "does that really matter"), ("es-US", "¿y eso a usted qué le importa?")],
 )
 def test_a_rhetorical_question_declining_the_reason_is_a_skip(language: str, sentence: str) -> None:
     call = calling_in(language)

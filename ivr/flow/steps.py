@@ -87,6 +87,9 @@ _CLAUSE = re.compile(r"[,.;:!?]+")
 STAFF_SURE = 0.9
 # How many words before a person's word may ask for one ("get me a rep").
 REQUEST_REACH = 3
+# Words with no yes or no in them answer a yes/no question only this alike to
+# a phrasing the classifier learnt (cross-validation, and off-topic sentences).
+ALONE_LIKENESS = 0.25
 # An opening question or exclamation of at most this many words is an aside
 # when an answer follows it ("¿caro? qué va, me voy del país").
 ASIDE_WORDS = 4
@@ -536,6 +539,10 @@ def _interpret_reason(answer: Answer, state: CallState, world: World) -> Meaning
     question = _question(answer, state, world)
     if question:
         return question
+    if _surely_no_reason(answer, state, world):
+        # "When is my bill due", "hold on, the other line's ringing": a
+        # reason's word in a sentence the classifier is sure gives none.
+        return _not_an_answer(answer, state, world)
     rule_code = reason_of(speech, vocab, REASON_CODES)
     # "Hold on", "not sure": never read as a reason (0009), unless a reason's
     # own words are said too, or more words than the hesitation that the
@@ -567,6 +574,22 @@ def _interpret_reason(answer: Answer, state: CallState, world: World) -> Meaning
         return Meaning("other", speech)
     # A likely reason, not a sure one: "did you say ...?"
     return trained
+
+
+def _surely_no_reason(answer: Answer, state: CallState, world: World) -> bool:
+    """The classifier is sure the words give no reason, and the rules' reason
+    and skip words are less than half of them ("the bill" and "other" are
+    still reasons)."""
+    guess = _trained_guess(answer, state, world)
+    if guess is None or guess.meaning != "not_an_answer" or guess.confidence < TRAINED_CONFIDENT:
+        return False
+    vocab = world.vocabulary(state.language)
+    words = content_words(answer.speech, vocab)
+    table = {**vocab.reasons, **{name: vocab.intents.get(name, ()) for name in ("skip", "cancel")}}
+    covered = sum(
+        m.end - m.start for m in find_matches(words, table, vocab.negations) if not m.negated
+    )
+    return covered * 2 < len(words)
 
 
 def _mostly(speech: str, vocab: Any, intent: str) -> bool:
@@ -651,7 +674,7 @@ def _two_ways(
         if guess and guess.confident:
             return guess
         return _not_an_answer(answer, state, world)
-    if intent is None and trained:
+    if intent is None and trained and _alike_enough(answer, state, world):
         # "Go on then", "count me in", "I'd rather not": no yes or no in them.
         guess = _trained_meaning(answer, state, world, choices)
         if guess:
@@ -681,6 +704,14 @@ def _after_aside(speech: str, vocab: Any) -> str | None:
     if not asked or is_question(rest, vocab):
         return None
     return rest
+
+
+def _alike_enough(answer: Answer, state: CallState, world: World) -> bool:
+    """Words with no yes or no in them answer a yes/no question only when
+    they are close to phrasings the classifier learnt that answer from
+    ("the bakery sells fresh bagels" is not, however its scores fall)."""
+    guess = _trained_guess(answer, state, world)
+    return guess is not None and (guess.likeness or 0.0) >= ALONE_LIKENESS
 
 
 def _off_topic(answer: Answer, state: CallState, world: World) -> bool:

@@ -1351,6 +1351,18 @@ def test_an_answer_after_an_aside_or_in_everyday_words_answers_the_offer(
 
 
 @pytest.mark.parametrize(
+    ("sentence", "accepted"), [("yeah sure", True), ("cancel it please", False)]
+)
+def test_english_yes_and_no_answer_the_spanish_offer(sentence: str, accepted: bool) -> None:
+    # Callers of the Spanish line say "yes" and "cancel it" too; at a yes/no
+    # question they mean the same in either language.
+    call = calling_in("es-US")
+    call(keys("1"))
+    d = call(said(sentence))
+    assert d.state.offer_accepted is accepted
+
+
+@pytest.mark.parametrize(
     ("language", "sentence"),
     [
         # More than an aside before the comma: still a question.

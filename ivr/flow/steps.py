@@ -90,6 +90,10 @@ REQUEST_REACH = 3
 # Words with no yes or no in them answer a yes/no question only this alike to
 # a phrasing the classifier learnt (cross-validation, and off-topic sentences).
 ALONE_LIKENESS = 0.25
+# At a yes/no question, words of another language ("yes please", "cancel it"
+# on the Spanish line) are an answer when the classifier is sure and they are
+# this alike to phrasings of the line's own callers (cross-validation).
+SPANGLISH_LIKENESS = 0.4
 # An opening question or exclamation of at most this many words is an aside
 # when an answer follows it ("¿caro? qué va, me voy del país").
 ASIDE_WORDS = 4
@@ -401,7 +405,13 @@ def _trained_meaning(
         # Asked, not answered; but "does it matter?" at the reason question
         # is a skip.
         return None
-    own = sure and common_words(answer.speech, vocab) > 0
+    own = sure and (
+        common_words(answer.speech, vocab) > 0
+        or (
+            TRAINED_STEPS.get(state.step) == "yes_no"
+            and (guess.likeness or 0.0) >= SPANGLISH_LIKENESS
+        )
+    )
     if not own and _in_other_language(answer.speech, state, world):
         return None
     return Meaning(guess.meaning, answer.speech, _confident(answer, world) and sure)

@@ -267,6 +267,9 @@ class Settings:
     char_ngrams: tuple[int, int] = (2, 5)
     char_analyzer: str = "char_wb"  # n-grams inside word boundaries (or "char": across them)
     c: float = 1.0  # the linear SVM's regularisation (higher: fits the data closer)
+    # When the SVM's solver stops: 1e-3 (scikit-learn's default is 1e-4) gave
+    # the same cross-validation to the hundredth of a point, a quarter faster.
+    tol: float = 1e-3
     balanced: bool = False  # weigh meanings inversely to how many phrasings each has
     # How sharply the softmax reads the scores' differences.
     sharpness: float = 12.0
@@ -348,7 +351,9 @@ class StepModel:
         matrix = self.vectorizer.fit_transform(texts)
         self._size = len(texts)
         self.classifier = LinearSVC(
-            C=settings.c, class_weight="balanced" if settings.balanced else None
+            C=settings.c,
+            class_weight="balanced" if settings.balanced else None,
+            tol=settings.tol,
         )
         self.classifier.fit(matrix, labels)
         self.meanings: tuple[str, ...] = tuple(str(c) for c in self.classifier.classes_)

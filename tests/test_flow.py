@@ -1200,6 +1200,22 @@ def test_a_complaint_naming_staff_is_a_reason_not_a_request_for_a_person(
 
 
 @pytest.mark.parametrize(
+    ("language", "sentence", "code"),
+    [
+        ("en-US", "the rep from Spectrum offered me a much better deal", "switched_service"),
+        ("es-US", "es complicado para una persona mayor como yo", "too_complex"),
+    ],
+)
+def test_a_person_named_inside_another_reason_is_that_reason(
+    language: str, sentence: str, code: str
+) -> None:
+    call = calling_in(language)
+    d = call(said(sentence))
+    assert not d.state.agent_requested
+    assert d.state.reason_code == code
+
+
+@pytest.mark.parametrize(
     ("language", "sentence"),
     [
         ("en-US", "your rep was rude, get me a supervisor"),

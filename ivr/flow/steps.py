@@ -447,17 +447,17 @@ def _wants_agent(answer: Answer, state: CallState, world: World) -> bool:
 
 
 def _names_staff(answer: Answer, state: CallState, world: World) -> bool:
-    """At the reason question, a person's words ("rep", "agent", "manager")
-    inside a sentence the classifier is sure is a complaint about customer
-    service ("the rep lied to me about the price") name whom the caller
-    complains of, not whom they ask for, unless some part of the words asks
-    for a person on its own."""
+    """At the reason question, a person's words ("rep", "agent", "una
+    persona") inside a sentence the classifier is sure gives a reason ("the
+    rep lied to me about the price", "es difícil para una persona mayor")
+    name someone, not whom the caller asks for, unless some part of the words
+    asks for a person on its own."""
     if state.step != "reason" or _mostly(answer.speech, world.vocabulary(state.language), "agent"):
         return False
     guess = _trained_guess(answer, state, world)
     if not (
         guess is not None
-        and guess.meaning == "customer_service"
+        and guess.meaning in REASON_CODES
         and guess.confidence >= STAFF_SURE
         and _confident(answer, world)
     ):

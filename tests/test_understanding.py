@@ -402,3 +402,25 @@ def test_the_character_n_grams_are_scikit_learns_char_wb() -> None:
             text = features(example.text)
             assert ours(text) == theirs(text)
     assert ours("a") == theirs("a") == [" a", "a ", " a "]
+
+
+def test_the_unsorted_vectorizer_gives_scikit_learns_features_and_weights() -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from ivr.language.understanding import _tfidf_class, char_wb_analyzer, examples_of
+
+    texts = [features(e.text) for e in examples_of(PROMPTS_DIR, "es-US", "train")[::7]]
+    analyzer = char_wb_analyzer((2, 5))
+    ours = _tfidf_class()(analyzer=analyzer, sublinear_tf=True)
+    theirs = TfidfVectorizer(analyzer=analyzer, sublinear_tf=True)
+    mine, sklearns = ours.fit_transform(texts), theirs.fit_transform(texts)
+    assert ours.vocabulary_.keys() == theirs.vocabulary_.keys()
+    # The same columns, in another order: put ours in scikit-learn's.
+    order = [
+        ours.vocabulary_[gram] for gram in sorted(theirs.vocabulary_, key=theirs.vocabulary_.get)
+    ]
+    assert abs(mine[:, order] - sklearns).max() < 1e-12
+    assert (ours.idf_[order] == theirs.idf_).all()
+    # New words weigh the same too.
+    said = ["no me alcanza la quincena", "el internet se traba"]
+    assert abs(ours.transform(said)[:, order] - theirs.transform(said)).max() < 1e-12

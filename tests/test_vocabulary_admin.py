@@ -267,7 +267,7 @@ def test_check_reports_an_unquoted_yes_key(tmp_path: Path) -> None:
 def test_export_writes_the_live_vocabulary_with_a_minimal_diff(app: Flask, tmp_path: Path) -> None:
     add(app, "intents.agent", "en-US", "ombudsman")
     publish(app, "vocabulary.fillers", "en-US", "um\nuh")
-    add(app, "intents.yes", "es-US", "órale")
+    add(app, "intents.yes", "es-US", "sale pues")
     out = tmp_path / "export"
     with app.app_context():
         s = db.session()
@@ -284,7 +284,7 @@ def test_export_writes_the_live_vocabulary_with_a_minimal_diff(app: Flask, tmp_p
     assert data["vocabulary"]["fillers"] == ["um", "uh"]
     assert data["vocabulary"]["intents"]["yes"][0] == "yes"  # still a string, not True
     es = yaml.safe_load((out / "es-US.yaml").read_text(encoding="utf-8"))
-    assert es["vocabulary"]["intents"]["yes"][-1] == "órale"
+    assert es["vocabulary"]["intents"]["yes"][-1] == "sale pues"
     assert check.check_prompts(out) == []
     reloaded = prompts.load_baseline(out)
     assert prompts.vocabulary_entries(reloaded["en-US"])[AGENT][-1] == "ombudsman"

@@ -82,8 +82,8 @@ TRAINED_STEPS = CALL_STEPS
 TRAINED_CONFIDENT = CONFIDENT
 TRAINED_UNSURE = UNSURE
 _CLAUSE = re.compile(r"[,.;:!?]+")
-# How sure the classifier must be that words naming staff are a complaint
-# about customer service, not a request for a person (cross-validation).
+# How sure the classifier must be that words naming a person ("the rep lied
+# to me") give a reason, not a request for one (cross-validation).
 STAFF_SURE = 0.9
 # How many words before a person's word may ask for one ("get me a rep").
 REQUEST_REACH = 3
@@ -433,7 +433,7 @@ def _wants_agent(answer: Answer, state: CallState, world: World) -> bool:
     phone")."""
     vocab = world.vocabulary(state.language)
     if wants_agent(answer.speech, vocab):
-        return not _names_staff(answer, state, world)
+        return not _names_someone(answer, state, world)
     answers = _REASON_ANSWERS if state.step == "reason" else _ANSWERS
     if intent_of(answer.speech, vocab, answers) is not None:
         return False  # the rules hear an answer in it ("repeat", "yes")
@@ -446,7 +446,7 @@ def _wants_agent(answer: Answer, state: CallState, world: World) -> bool:
     )
 
 
-def _names_staff(answer: Answer, state: CallState, world: World) -> bool:
+def _names_someone(answer: Answer, state: CallState, world: World) -> bool:
     """At the reason question, a person's words ("rep", "agent", "una
     persona") inside a sentence the classifier is sure gives a reason ("the
     rep lied to me about the price", "es difícil para una persona mayor")

@@ -596,10 +596,16 @@ def _surely_no_reason(answer: Answer, state: CallState, world: World) -> bool:
     vocab = world.vocabulary(state.language)
     words = content_words(answer.speech, vocab)
     table = {**vocab.reasons, **{name: vocab.intents.get(name, ()) for name in ("skip", "cancel")}}
-    covered = sum(
-        m.end - m.start for m in find_matches(words, table, vocab.negations) if not m.negated
-    )
-    return covered * 2 < len(words)
+    return _covered(words, vocab, table) * 2 < len(words)
+
+
+def _covered(
+    words: Sequence[str], vocab: Any, table: Mapping[str, Any], negated: bool = False
+) -> int:
+    """How many of the words the table's phrases cover (each word in one
+    phrase, the longest first); negated phrases count only if `negated`."""
+    matches = find_matches(words, table, vocab.negations)
+    return sum(m.end - m.start for m in matches if negated or not m.negated)
 
 
 def _mostly(speech: str, vocab: Any, intent: str) -> bool:
@@ -607,10 +613,7 @@ def _mostly(speech: str, vocab: Any, intent: str) -> bool:
     entendí bien" is mostly a wish to hear it again; "me subieron el bil otra
     vez" is not)."""
     words = content_words(speech, vocab)
-    table = {intent: vocab.intents.get(intent, ())}
-    covered = sum(
-        m.end - m.start for m in find_matches(words, table, vocab.negations) if not m.negated
-    )
+    covered = _covered(words, vocab, {intent: vocab.intents.get(intent, ())})
     return bool(words) and covered * 2 >= len(words)
 
 
@@ -629,8 +632,7 @@ def _beyond_pauses(speech: str, vocab: Any) -> int:
     "hold on")."""
     words = content_words(speech, vocab)
     pauses = {name: vocab.intents.get(name, ()) for name in PAUSES}
-    covered = sum(m.end - m.start for m in find_matches(words, pauses, vocab.negations))
-    return len(words) - covered
+    return len(words) - _covered(words, vocab, pauses, negated=True)
 
 
 def _two_ways(

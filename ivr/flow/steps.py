@@ -656,16 +656,12 @@ def _two_ways(
         # me, just close it": the words after a short question or exclamation
         # answer, when the classifier reads the whole the same way ("puedo
         # dejarlo cuando quiera, si digo que sí" stays a question).
-        said = dataclasses.replace(answer, speech=rest)
-        meaning = _two_ways(said, state, world, keys, same, questions=questions, trained=True)
         whole = _trained_guess(answer, state, world)
-        if (
-            meaning is not None
-            and whole is not None
-            and whole.meaning == meaning.value
-            and whole.confidence >= TRAINED_CONFIDENT
-        ):
-            return meaning
+        if whole is not None and whole.confidence >= TRAINED_CONFIDENT:
+            said = dataclasses.replace(answer, speech=rest)
+            meaning = _two_ways(said, state, world, keys, same, questions=questions, trained=True)
+            if meaning is not None and meaning.value == whole.meaning:
+                return meaning
     if questions:
         question = _question(answer, state, world)
         if question:

@@ -255,9 +255,9 @@ def _tfidf_class() -> Any:
     """scikit-learn's tf-idf vectorizer, without sorting its vocabulary by
     name after fitting: the columns stay in the order their n-grams were
     first seen. The sort only orders `get_feature_names_out`, which nothing
-    here reads, and it was a fifth of the training time on 9,600 phrasings
-    (tests/test_understanding.py holds the two vectorizers to the same
-    features and weights)."""
+    here reads, and it was about an eighth of the training time on 9,600
+    phrasings (tests/test_understanding.py holds the two vectorizers to the
+    same features and weights)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     class UnsortedTfidf(TfidfVectorizer):  # type: ignore[misc]
@@ -330,9 +330,10 @@ class StepModel:
         language: str = "",
     ):
         import numpy as np
-        TfidfVectorizer = _tfidf_class()
         from sklearn.pipeline import FeatureUnion
         from sklearn.svm import LinearSVC
+
+        TfidfVectorizer = _tfidf_class()
 
         self.settings = settings
         self.min_likeness = settings.likeness_floor(step)

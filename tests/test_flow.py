@@ -888,6 +888,43 @@ def test_cancel_at_the_offer_cancels_at_once() -> None:
     assert ("cancel_requested", {"step": "offer", "words": "cancel"}) in d.records
 
 
+QUESTIONS_ABOUT_CANCELLING = [
+    ("+15550100001", "1234", "can I cancel anytime if I take it?"),
+    ("+15550100001", "1234", "what happens if I cancel?"),
+    ("+15550100001", "1234", "will I be charged if I cancel today"),
+    ("+15550100004", "2468", "¿puedo cancelar cuando quiera si acepto?"),
+]
+
+
+@pytest.mark.parametrize("caller, pin, words", QUESTIONS_ABOUT_CANCELLING)
+@pytest.mark.parametrize("where", ["reason", "offer"])
+def test_a_question_about_cancelling_cancels_nothing(
+    caller: str, pin: str, words: str, where: str
+) -> None:
+    call = at_reason(caller, pin)
+    if where == "offer":
+        call(keys("1"))
+    d = call(said(words))
+    assert d.state.step == where and d.state.outcome == "in_progress" and not d.effects
+    assert d.understood == {"meaning": "not_an_answer", "heard_as": "question"}
+
+
+@pytest.mark.parametrize(
+    "caller, pin, words",
+    [
+        ("+15550100001", "1234", "can you cancel it?"),
+        ("+15550100001", "1234", "could you just cancel it please"),
+    ],
+)
+def test_asking_for_the_cancellation_as_a_question_cancels(
+    caller: str, pin: str, words: str
+) -> None:
+    call = at_reason(caller, pin)
+    call(keys("1"))
+    d = call(said(words))
+    assert d.state.outcome == "cancelled" and d.state.offer_accepted is False
+
+
 def test_dont_cancel_is_not_a_cancel() -> None:
     call = Call(from_state="CA")
     call(keys("1234"))

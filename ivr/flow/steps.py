@@ -568,7 +568,7 @@ def _interpret_reason(answer: Answer, state: CallState, world: World) -> Meaning
     if rule_code:
         return Meaning(rule_code, speech, confident)
     intent = intent_of(speech, vocab, ("skip", "cancel"))
-    if intent:
+    if intent and not (intent == "cancel" and _asks_about_cancelling(speech, vocab)):
         return Meaning(intent, speech, confident)
     not_an_answer = _not_an_answer(answer, state, world)
     if not_an_answer:
@@ -1354,9 +1354,21 @@ NOT_AN_ANSWER_LINES: dict[str, list[Say]] = {
 
 def _says_cancel(answer: Answer, state: CallState, world: World) -> bool:
     """A clear "cancel" ("just cancel it", "cancélelo"), heard with confidence;
-    "don't cancel" is not one."""
+    "don't cancel" is not one, nor is a question about cancelling."""
     vocab = world.vocabulary(state.language)
-    return _confident(answer, world) and intent_of(answer.speech, vocab, CANCEL_OR_KEEP) == "cancel"
+    return (
+        _confident(answer, world)
+        and intent_of(answer.speech, vocab, CANCEL_OR_KEEP) == "cancel"
+        and not _asks_about_cancelling(answer.speech, vocab)
+    )
+
+
+def _asks_about_cancelling(speech: str, vocab: Any) -> bool:
+    """A question with "cancel" in it that is more than a request to cancel:
+    "can I cancel anytime if I take it?", "¿puedo cancelar cuando quiera?"
+    ask about cancelling; "can you cancel it?" and "cancel it?" ask for it
+    (the words of cancelling are half or more of the words)."""
+    return is_question(speech, vocab) and not _mostly(speech, vocab, "cancel")
 
 
 CANCEL_OR_KEEP = ("cancel", "keep")

@@ -12,7 +12,7 @@ import pytest
 
 from ivr import jurisdictions
 from ivr.config import PROJECT_ROOT
-from ivr.flow.steps import STEPS, decide
+from ivr.flow.steps import REASON_KEYS, STEPS, decide
 from ivr.flow.types import (
     Answer,
     ApplyOffer,
@@ -632,6 +632,60 @@ def test_the_pause_offer_says_until_when_nothing_is_paid() -> None:
         )
         in d.lines
     )
+
+
+@pytest.mark.parametrize(
+    "words, code",
+    [
+        ("two", "unused"),
+        ("press three", "low_quality"),
+        ("uh, option 4", "switched_service"),
+        ("number five please", "other"),
+        ("nine, nine", "skip"),
+    ],
+)
+def test_a_key_said_aloud_at_the_reason_is_that_key(words: str, code: str) -> None:
+    call = at_reason()
+    keyed = at_reason()(keys(REASON_KEYS_BY_CODE[code]))
+    d = call(said(words))
+    assert d.state.reason_code == keyed.state.reason_code == (None if code == "skip" else code)
+    assert d.state.step == keyed.state.step
+    assert d.understood is not None and d.understood["key_said"] == REASON_KEYS_BY_CODE[code]
+
+
+REASON_KEYS_BY_CODE = {code: key for key, code in REASON_KEYS.items()}
+
+
+@pytest.mark.parametrize("words", ["marco el cinco", "opción número dos", "le pico al tres"])
+def test_a_key_said_aloud_in_spanish_is_that_key(words: str) -> None:
+    call = at_reason("+15550100004", "2468")
+    d = call(said(words))
+    assert d.understood is not None and "key_said" in d.understood
+    assert d.state.reason_code in ("other", "unused", "low_quality")
+
+
+@pytest.mark.parametrize("words", ["zero", "cero, cero"])
+def test_zero_said_aloud_is_a_person(words: str) -> None:
+    call = at_reason("+15550100004", "2468") if words.startswith("cero") else at_reason()
+    d = call(said(words))
+    assert isinstance(d.then, Transfer) or d.state.step == "agent_unavailable"
+
+
+@pytest.mark.parametrize(
+    "words", ["it's two expensive", "one second", "oh", "two hours on hold", "three, no, two"]
+)
+def test_a_number_inside_other_words_is_not_a_key(words: str) -> None:
+    call = at_reason()
+    d = call(said(words))
+    assert d.understood is None or "key_said" not in d.understood
+
+
+def test_a_key_said_aloud_at_the_offer_and_heard_clearly_answers_it() -> None:
+    d = at_offer()(said("press two"))
+    assert d.state.outcome == "cancelled" and d.effects == (Cancel(11, "too_expensive", None),)
+    # Heard unclearly, it is not taken as the key.
+    d = at_offer()(said("press two", confidence=0.2))
+    assert d.state.outcome == "in_progress" and not d.effects
 
 
 def at_choose() -> Call:

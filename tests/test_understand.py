@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ivr.config import PROJECT_ROOT
-from ivr.flow.understand import intent_of, number_of, reason_of, wants_agent
+from ivr.flow.understand import intent_of, key_of, number_of, reason_of, wants_agent
 from ivr.models import REASON_CODES
 from ivr.prompts import load_baseline
 
@@ -210,3 +210,33 @@ def test_hints_are_a_comma_separated_string() -> None:
     assert isinstance(hints, str)
     assert "$OOV_CLASS_DIGIT_SEQUENCE" in hints and "representative" in hints
     assert "[" not in hints
+
+
+def test_hints_keep_to_twilios_limit_of_500_with_the_steps_own_first() -> None:
+    from dataclasses import replace
+
+    many = {**EN.intents, "yes": tuple((f"yes {n}",) for n in range(800))}
+    vocab = replace(EN, intents=many)
+    hints = vocab.hints_for("verify", ("yes", "agent")).split(", ")
+    assert len(hints) == 500
+    assert hints[0] == "$OOV_CLASS_DIGIT_SEQUENCE" and hints[1] == "yes 0"
+
+
+@pytest.mark.parametrize(
+    "said, key",
+    [("two", "2"), ("press three", "3"), ("option 9", "9"), ("nine, nine", "9"), ("zero", "0")],
+)
+def test_a_key_said_aloud_is_read(said: str, key: str) -> None:
+    assert key_of(said, EN) == key
+
+
+@pytest.mark.parametrize(
+    "said", ["it's two expensive", "one second", "oh", "three, no, two", "twelve", "22"]
+)
+def test_numbers_in_other_words_are_no_key(said: str) -> None:
+    assert key_of(said, EN) is None
+
+
+def test_a_key_said_aloud_in_spanish_is_read() -> None:
+    assert key_of("marco el cinco", ES) == "5"
+    assert key_of("dos horas esperando", ES) is None

@@ -47,6 +47,7 @@ from .understand import (
     intent_of,
     intent_scores,
     is_question,
+    key_of,
     number_of,
     reason_of,
     strongest,
@@ -99,6 +100,17 @@ SPANGLISH_LIKENESS = 0.4
 ASIDE_WORDS = 4
 _ASIDE = re.compile(r"^([^?.,;:!]*)([?.,;:!]+)(.*)$", re.DOTALL)
 AGENT_KEY = "0"
+# The questions whose menus name their keys ("press 1 for price", "1 or yes
+# takes it"): there "two" or "press two", said alone, is the key 2.
+KEYS_ALOUD = (
+    "reason",
+    "offer",
+    "offer_after",
+    "confirm",
+    "confirm_cancel",
+    "way_back",
+    "agent_unavailable",
+)
 REPEAT_KEY = "*"
 # agent_reason when the caller's account could not be looked up in time.
 UNREACHABLE = "billing_unreachable"
@@ -1292,6 +1304,16 @@ def decide(state: CallState, answer: Answer, world: World) -> Decision:
         return Decision(state, (Say("goodbye"),), Hangup())
 
     step = STEPS[state.step]
+    key = _key_aloud(answer, state, world)
+    if key is not None:
+        # "Press two", "el dos": the key, as if pressed (the record keeps the
+        # words said).
+        decision = decide(state, Answer("digits", digits=key), world)
+        if decision.understood:
+            decision = dataclasses.replace(
+                decision, understood={**decision.understood, "key_said": key}
+            )
+        return decision
     if answer.kind == "digits" and answer.digits == AGENT_KEY:
         return to_agent(state, world)
     if answer.kind == "speech" and _wants_agent(answer, state, world):
@@ -1350,6 +1372,16 @@ NOT_AN_ANSWER_LINES: dict[str, list[Say]] = {
     "question": [Say("cannot_answer")],
     "other_language": [Say("not_understood")],
 }
+
+
+def _key_aloud(answer: Answer, state: CallState, world: World) -> str | None:
+    """The key a caller named aloud, at a question whose menu names keys,
+    when that is all they said and it was heard clearly ("nine", "press
+    three", "option 2", "marco el cinco"); None otherwise ("it's two
+    expensive" is a reason in words)."""
+    if answer.kind != "speech" or state.step not in KEYS_ALOUD or not _confident(answer, world):
+        return None
+    return key_of(answer.speech, world.vocabulary(state.language))
 
 
 def _says_cancel(answer: Answer, state: CallState, world: World) -> bool:

@@ -20,6 +20,8 @@ Phrase = tuple[str, ...]
 # Punctuation ends the reach of a negation: "No, cancel it" is not "don't cancel".
 BOUNDARY = "|"
 NEGATION_REACH = 3
+# The most hints Twilio takes on one <Gather>.
+HINTS_MAX = 500
 
 # A negated phrase of one intent means another: "not okay" is a no,
 # "don't cancel" is a keep. Other negated phrases mean nothing.
@@ -35,6 +37,9 @@ class NumberWords:
     double: frozenset[str] = frozenset()
     triple: frozenset[str] = frozenset()
     joiners: frozenset[str] = frozenset()
+    # Words said around a key named aloud ("press", "option", "el"): "press
+    # two" and "el dos" are the key 2 at a question whose menu names keys.
+    keys: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,7 @@ class Vocabulary:
                 double=frozenset(normalize(w) for w in numbers.get("double", ())),
                 triple=frozenset(normalize(w) for w in numbers.get("triple", ())),
                 joiners=frozenset(normalize(w) for w in numbers.get("joiners", ())),
+                keys=frozenset(normalize(w) for w in numbers.get("keys", ())),
             ),
             hints={k: tuple(str(x) for x in v) for k, v in (data.get("hints") or {}).items()},
             common=frozenset(t for p in _phrases(data.get("common", ())) for t in p),
@@ -88,9 +94,13 @@ class Vocabulary:
                 words.extend(" ".join(p) for p in phrases)
         seen: dict[str, None] = {}
         for w in words:
-            # Twilio limits each hint to 100 characters.
+            # Twilio limits each hint to 100 characters, and a <Gather> to
+            # 500 of them (warning 13330): the first 500, the step's own
+            # hints and each intent's first phrases before later ones.
             if w and len(w) <= 100:
                 seen.setdefault(w, None)
+                if len(seen) == HINTS_MAX:
+                    break
         return ", ".join(seen)
 
 
@@ -281,6 +291,24 @@ def reason_of(text: str, vocab: Vocabulary, order: Sequence[str]) -> str | None:
         return None
     best = max(scores.values())
     return next(code for code in order if scores.get(code) == best)
+
+
+def key_of(text: str, vocab: Vocabulary) -> str | None:
+    """The one key named aloud, when the words say nothing else: "two",
+    "press three", "option 9", "el dos", "nine, nine". None for anything
+    more ("it's two expensive", "one second", "dos horas esperando") or
+    two different keys."""
+    words = vocab.numbers
+    said = {
+        # "oh" and "o" are zero inside a number, and no key on their own.
+        str(words.units[t]) if t in words.units and len(t) > 2 else t
+        for t in without_fillers(tokenize(text), vocab)
+        if t != BOUNDARY and t not in words.keys
+    }
+    if len(said) != 1:
+        return None
+    key = said.pop()
+    return key if len(key) == 1 and key.isdigit() else None
 
 
 def number_of(text: str, vocab: Vocabulary) -> str | None:

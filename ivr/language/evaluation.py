@@ -72,9 +72,15 @@ def understand(
     if guess is not None:
         likeliest = guess.ranked[0][0] if guess.ranked else None
         model = (guess.meaning, guess.confidence, guess.likeness, likeliest)
-    if steps._wants_agent(answer, state, world):
+    key = steps._key_aloud(answer, state, world)
+    if key is not None:
+        # A key said aloud ("press two") is the key, as if pressed.
+        if key == steps.AGENT_KEY:
+            return Understood("agent", True, *model)
+        answer = Answer("digits", digits=key)
+    elif steps._wants_agent(answer, state, world):
         return Understood("agent", True, *model)
-    if steps._asks_repeat(phrase, world, state):
+    if answer.kind == "speech" and steps._asks_repeat(phrase, world, state):
         # "Say that again", "I didn't hear you": the question is asked again.
         return Understood("not_an_answer", True, *model)
     meaning = steps.STEPS[step].interpret(answer, state, world)

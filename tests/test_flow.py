@@ -968,6 +968,7 @@ def test_a_question_about_cancelling_cancels_nothing(
     [
         ("+15550100001", "1234", "can you cancel it?"),
         ("+15550100001", "1234", "could you just cancel it please"),
+        ("+15550100004", "2468", "¿me lo puede cancelar?"),
     ],
 )
 def test_asking_for_the_cancellation_as_a_question_cancels(

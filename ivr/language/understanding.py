@@ -49,7 +49,10 @@ CONFIDENT = 0.5
 UNSURE = 0.3
 
 # Vocabulary phrases that are examples too, so an entry ops edit in the
-# vocabulary teaches the classifier as well as the rules.
+# vocabulary teaches the classifier as well as the rules. Not the yes and no
+# words: the rules read those exactly at every yes/no question, and, as
+# examples, hundreds of one- and two-word phrasings tipped the classifier
+# towards yes or no on off-topic sentences (cross-validation, 1 Dec 2026).
 _VOCABULARY_EXAMPLES: Mapping[str, Mapping[str, str]] = {
     "reason": {
         "agent": "agent",
@@ -58,8 +61,6 @@ _VOCABULARY_EXAMPLES: Mapping[str, Mapping[str, str]] = {
         "unsure": "not_an_answer",
     },
     "yes_no": {
-        "yes": "yes",
-        "no": "no",
         "agent": "agent",
         "hesitate": "not_an_answer",
         "unsure": "not_an_answer",

@@ -300,7 +300,8 @@ def key_of(text: str, vocab: Vocabulary) -> str | None:
     two different keys."""
     words = vocab.numbers
     said = {
-        # "oh" and "o" are zero inside a number, and no key on their own.
+        # Number words of one or two letters ("oh", "o": zero; "un": one)
+        # are parts of numbers, no key on their own.
         str(words.units[t]) if t in words.units and len(t) > 2 else t
         for t in without_fillers(tokenize(text), vocab)
         if t != BOUNDARY and t not in words.keys

@@ -1456,6 +1456,46 @@ def test_the_offer_is_taken_or_refused_as_the_caller_meant(
 
 
 @pytest.mark.parametrize(
+    ("language", "sentence", "accepted"),
+    [
+        # "que" without its accent opens a request, not a question ("qué").
+        ("es-US", "que me lo cancele, le dije", False),
+        ("es-US", "que sí, que me lo deje a mitad de precio", True),
+        # Words of asking again inside an answer ("otra vez", "como").
+        ("es-US", "no, porque después me lo vuelven a subir otra vez", False),
+        ("es-US", "la pausa me viene como caída del cielo", True),
+    ],
+)
+def test_an_answer_with_words_that_also_ask_is_the_answer(
+    language: str, sentence: str, accepted: bool
+) -> None:
+    call = calling_in(language)
+    call(keys("1"))
+    d = call(said(sentence))
+    assert d.state.offer_accepted is accepted
+
+
+@pytest.mark.parametrize(
+    ("language", "sentence"),
+    [
+        # The accent asks.
+        ("es-US", "qué pasa con mis grabaciones si digo que sí"),
+        # Not heard or not followed: asked again, never a no at the offer.
+        ("en-US", "I didn't catch the part about the price"),
+        ("es-US", "no le entendí lo del precio"),
+    ],
+)
+def test_a_question_or_not_hearing_at_the_offer_changes_nothing(
+    language: str, sentence: str
+) -> None:
+    call = calling_in(language)
+    call(keys("1"))
+    d = call(said(sentence))
+    assert not [e for e in d.effects if isinstance(e, CHANGES)]
+    assert d.state.step == "offer" and d.state.offer_accepted is None
+
+
+@pytest.mark.parametrize(
     ("language", "sentence"),
     [
         # More than an aside before the comma: still a question.

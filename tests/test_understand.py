@@ -6,7 +6,14 @@ from __future__ import annotations
 import pytest
 
 from ivr.config import PROJECT_ROOT
-from ivr.flow.understand import intent_of, key_of, number_of, reason_of, wants_agent
+from ivr.flow.understand import (
+    intent_of,
+    is_question,
+    key_of,
+    number_of,
+    reason_of,
+    wants_agent,
+)
 from ivr.models import REASON_CODES
 from ivr.prompts import load_baseline
 
@@ -240,3 +247,25 @@ def test_numbers_in_other_words_are_no_key(said: str) -> None:
 def test_a_key_said_aloud_in_spanish_is_read() -> None:
     assert key_of("marco el cinco", ES) == "5"
     assert key_of("dos horas esperando", ES) is None
+
+
+@pytest.mark.parametrize(
+    ("said", "asks"),
+    [
+        ("qué cuesta el plan", True),
+        ("Qué pasa si lo pauso", True),
+        ("este, dónde lo veo", True),
+        # Spelt without the accent, the same word tells: "that", "where".
+        ("que lo cancele nomás", False),
+        ("Que no.", False),
+        ("donde vivo ya no llega la señal", False),
+        ("que sí?", True),  # a question mark still asks
+    ],
+)
+def test_a_spanish_question_word_asks_only_with_its_accent(said: str, asks: bool) -> None:
+    assert is_question(said, ES) is asks
+
+
+def test_english_questions_are_read_as_before() -> None:
+    assert is_question("what does it cost", EN)
+    assert not EN.accented_questions

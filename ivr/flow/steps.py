@@ -49,6 +49,7 @@ from .understand import (
     is_question,
     key_of,
     number_of,
+    opens_unaccented,
     reason_of,
     strongest,
     tokenize,
@@ -636,7 +637,9 @@ def _asks(speech: str, vocab: Any, answers: Sequence[str]) -> bool:
     "if" there, not "sí")."""
     if "\u00bf" in speech:
         return True
-    return _opening(speech, vocab, ("question", *answers)) == "question"
+    return _opening(speech, vocab, ("question", *answers)) == "question" and not (
+        opens_unaccented(speech, vocab)
+    )
 
 
 def _beyond_pauses(speech: str, vocab: Any) -> int:
@@ -1464,19 +1467,46 @@ def _pending_kind(step: str) -> str:
 
 def _asks_repeat(speech: str, world: World, state: CallState) -> bool:
     # Only when asking again is the strongest thing said ("say that again"),
-    # not a word inside an answer. At the reason question, words of asking
-    # again that are a small part of a sentence the classifier is sure is a
-    # reason are that reason ("me subieron el bil otra vez", "cómo me
-    # trataron"). Elsewhere (the offer above all, where "no" cancels) any
-    # wish to hear it again is one.
+    # not a word inside an answer. Where the trained understanding listens,
+    # words of asking again that are less than half of a sentence it is sure
+    # answers are that answer: a reason ("me subieron el bil otra vez", "cómo
+    # me trataron"), a yes or a no ("no, luego me lo suben otra vez", "me lo
+    # llevo, como dicen"). Elsewhere any wish to hear it again is one.
     vocab = world.vocabulary(state.language)
     if intent_of(speech, vocab) != "repeat":
         return False
-    if state.step != "reason" or _mostly(speech, vocab, "repeat"):
+    model_step = TRAINED_STEPS.get(state.step, "")
+    answers = _ANSWERED_BESIDE_REPEAT.get(model_step)
+    if answers is None or _mostly(speech, vocab, "repeat"):
+        return True
+    if model_step == "yes_no" and _not_heard(speech, vocab):
+        # Where a no finishes the cancellation, "I didn't catch the price" is
+        # asked again, never read as a no ("instalar la cajita fue un
+        # desmadre, no le entendí" still gives its reason).
         return True
     answer = Answer("speech", speech=speech, confidence=1.0)
-    trained = _trained_meaning(answer, state, world, (*REASON_CODES, "skip"))
-    return not (trained and trained.value in REASON_CODES and trained.confident)
+    trained = _trained_meaning(answer, state, world, answers)
+    return not (trained and trained.confident)
+
+
+def _not_heard(speech: str, vocab: Any) -> bool:
+    """The words of asking again say the caller did not hear or follow ("I
+    didn't catch the price", "no le entendí lo del descuento"): that is never
+    part of an answer, however sure the classifier is of one."""
+    words = content_words(speech, vocab)
+    matches = find_matches(words, {"repeat": vocab.intents.get("repeat", ())}, ())
+    return any(
+        any(words[m.start : m.start + len(n)] == list(n) for n in vocab.negations) for m in matches
+    )
+
+
+# What a sentence with a few words of asking again may answer instead, per
+# trained step (cross-validation, 1 Dec 2026: at the yes/no steps "otra
+# vez", "cómo" inside an answer had it asked again).
+_ANSWERED_BESIDE_REPEAT: Mapping[str, tuple[str, ...]] = {
+    "reason": REASON_CODES,
+    "yes_no": ("yes", "no"),
+}
 
 
 def _on_silence(state: CallState, step: Step, world: World) -> Decision:

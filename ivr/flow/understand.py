@@ -54,6 +54,9 @@ class Vocabulary:
     # Everyday words of the language ("the", "my", "el", "mi"): they tell
     # whether the caller's own words are in this language at all.
     common: frozenset[str] = frozenset()
+    # The first words of the question phrases that are written with an
+    # accent ("qué", "dónde"; none in English): see opens_unaccented().
+    accented_questions: frozenset[str] = frozenset()
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
     # The trained understanding of this language (ivr/language/understanding.py),
     # attached when the catalog is built; None reads with the rules alone.
@@ -80,6 +83,12 @@ class Vocabulary:
             ),
             hints={k: tuple(str(x) for x in v) for k, v in (data.get("hints") or {}).items()},
             common=frozenset(t for p in _phrases(data.get("common", ())) for t in p),
+            accented_questions=frozenset(
+                word
+                for phrase in (data.get("intents") or {}).get("question") or ()
+                for word in str(phrase).lower().split()[:1]
+                if normalize(word) != word
+            ),
             raw=data,
         )
 
@@ -264,7 +273,33 @@ def is_question(text: str, vocab: Vocabulary) -> bool:
     words = content_words(text, vocab)
     return any(
         tuple(words[: len(phrase)]) == phrase for phrase in vocab.intents.get("question", ())
-    )
+    ) and not opens_unaccented(text, vocab)
+
+
+_RAW_WORD = re.compile(r"[^\W_]+")
+
+
+def opens_unaccented(text: str, vocab: Vocabulary) -> bool:
+    """The words open with a question word of the vocabulary spelt without
+    its accent: "que lo cancele", "que no", "donde vivo no llega" tell, where
+    "qué", "dónde" would ask. Matching drops accents, which would make "qué"
+    and "que" one word; the transcript's spelling keeps them apart."""
+    accented = vocab.accented_questions
+    if not accented:
+        return False
+    words = _RAW_WORD.findall(text.lower())
+    plain = [normalize(w) for w in words]
+    at = 0
+    fillers = sorted(vocab.fillers, key=len, reverse=True)
+    while at < len(words):
+        filler = next((f for f in fillers if tuple(plain[at : at + len(f)]) == f), None)
+        if filler is None:
+            break
+        at += len(filler)
+    if at >= len(words):
+        return False
+    word = words[at]
+    return word not in accented and any(normalize(word) == normalize(a) for a in accented)
 
 
 def common_words(text: str, vocab: Vocabulary) -> int:

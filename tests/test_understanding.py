@@ -364,6 +364,33 @@ def test_the_words_part_reads_stems_where_the_language_has_a_stemmer() -> None:
     assert word_analyzer("en-US", (1, 1), False)("cancelled") == ["cancelled"]
 
 
+@pytest.mark.parametrize(("language", "algorithm"), [("en-US", "english"), ("es-US", "spanish")])
+def test_the_c_stemmer_gives_snowballs_own_stems_for_every_word_of_the_data(
+    language: str, algorithm: str
+) -> None:
+    # The line stems with Snowball's C library (PyStemmer, which
+    # snowballstemmer uses when installed); a machine without it would fall
+    # back to snowballstemmer's Python. Both must give the same model.
+    import importlib
+
+    import snowballstemmer
+
+    from ivr.language.understanding import _WORD, examples_of, features
+
+    fast = snowballstemmer.stemmer(algorithm)
+    assert type(fast).__module__ == "Stemmer"  # the C library, as requirements.txt pins
+    module = importlib.import_module(f"snowballstemmer.{algorithm}_stemmer")
+    python = getattr(module, f"{algorithm.capitalize()}Stemmer")()
+    words = {
+        word
+        for split in ("train", "test")
+        for example in examples_of(PROMPTS_DIR, language, split)
+        for word in _WORD.findall(features(example.text))
+    }
+    assert len(words) > 1000
+    assert [w for w in words if fast.stemWord(w) != python.stemWord(w)] == []
+
+
 def test_stems_are_safe_to_read_from_many_threads_at_once() -> None:
     from concurrent.futures import ThreadPoolExecutor
 

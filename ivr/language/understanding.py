@@ -431,7 +431,6 @@ class StepModel:
             scale["classes"] = weight
         self.vectorizer = FeatureUnion(parts, transformer_weights=scale)
         matrix = self.vectorizer.fit_transform(texts)
-        self._size = len(texts)
         self.classifier = LinearSVC(
             C=settings.c,
             class_weight="balanced" if settings.balanced else None,
@@ -452,11 +451,8 @@ class StepModel:
         # Per vectorizer: its analyzer, each known n-gram's row, and each
         # row's idf weight and coefficients (one score per meaning).
         self._parts = []
-        # Per vectorizer too, the training phrasings' vectors by n-gram (an
-        # inverted index: which phrasings hold each n-gram, and its weight
-        # there) and the weight of an n-gram no phrasing holds.
-        self._phrasings = []
-        by_gram = matrix.tocsc()
+        # Per vectorizer too, the weight of an n-gram no phrasing holds.
+        self._unseen_idf = []
         offset = 0
         for name, vectorizer in self.vectorizer.transformer_list:
             size = len(vectorizer.vocabulary_)
@@ -471,25 +467,36 @@ class StepModel:
                     np.ascontiguousarray(rows),
                 )
             )
-            block = by_gram[:, offset : offset + size]
-            block.sort_indices()
-            unseen_idf = float(np.log((1 + len(texts)) / 1) + 1)  # smooth idf, in no phrasing
-            self._phrasings.append(
-                (
-                    np.asarray(block.indptr),
-                    np.asarray(block.indices),
-                    np.asarray(block.data, dtype=float),
-                    unseen_idf,
-                )
-            )
+            self._unseen_idf.append(float(np.log(1 + len(texts)) + 1))  # smooth idf, in none
             offset += size
-        # Which training phrasings say each meaning.
-        self._of_meaning = {
-            meaning: np.fromiter(
+        # Per meaning, the vectors of its training phrasings by n-gram, per
+        # vectorizer (an inverted index: which of them hold each n-gram, and
+        # its weight there), for how like them an utterance is. One index
+        # per meaning: the likeness reads only the phrasings of the meaning
+        # it is asked about.
+        matrix = matrix.tocsr()
+        self._of_meaning: dict[str, list[tuple[Any, Any, Any, int]]] = {}
+        for meaning in self.meanings:
+            rows = np.fromiter(
                 (i for i, label in enumerate(labels) if label == meaning), dtype=np.intp
             )
-            for meaning in self.meanings
-        }
+            by_gram = matrix[rows].tocsc()
+            blocks = []
+            offset = 0
+            for _name, vectorizer in self.vectorizer.transformer_list[:2]:
+                size = len(vectorizer.vocabulary_)
+                block = by_gram[:, offset : offset + size]
+                block.sort_indices()
+                blocks.append(
+                    (
+                        np.asarray(block.indptr),
+                        np.asarray(block.indices),
+                        np.asarray(block.data, dtype=float),
+                        len(rows),
+                    )
+                )
+                offset += size
+            self._of_meaning[meaning] = blocks
 
     def _vectors(self, text: str) -> list[tuple[Any, Any, float]] | None:
         """Per vectorizer, the utterance's known n-grams (columns) with their
@@ -501,8 +508,8 @@ class StepModel:
 
         text = features(text)
         out = []
-        for number, ((analyze, vocabulary, idf, _), (*_, unseen_idf)) in enumerate(
-            zip(self._parts, self._phrasings, strict=True)
+        for number, ((analyze, vocabulary, idf, _), unseen_idf) in enumerate(
+            zip(self._parts, self._unseen_idf, strict=True)
         ):
             counts: dict[int, int] = {}
             unseen: dict[str, int] = {}
@@ -550,15 +557,16 @@ class StepModel:
     def _likeness(self, vectors: list[tuple[Any, Any, float]], meaning: str) -> float:
         import numpy as np
 
-        rows = self._of_meaning.get(meaning)
-        if rows is None or not len(rows):
+        blocks = self._of_meaning.get(meaning)
+        if not blocks or not blocks[0][3]:
             return 0.0
-        similarity = np.zeros(self._size)
+        size = blocks[0][3]
+        similarity = np.zeros(size)
         parts = 0
         # Alike in words and characters (the first two parts); the word
         # classes say what the words are about, not how alike they are.
         for (columns, weights, share), (indptr, indices, data, _) in zip(
-            vectors[:2], self._phrasings[:2], strict=True
+            vectors[:2], blocks, strict=True
         ):
             parts += 1
             if columns is None:
@@ -570,10 +578,8 @@ class StepModel:
             # Every (phrasing, weight) entry of the utterance's n-grams.
             at = np.repeat(ends - lengths.cumsum(), lengths) + np.arange(lengths.sum())
             gram_weight = np.repeat(weights * share, lengths)
-            similarity += np.bincount(
-                indices[at], weights=data[at] * gram_weight, minlength=self._size
-            )
-        return float(similarity[rows].max()) / parts
+            similarity += np.bincount(indices[at], weights=data[at] * gram_weight, minlength=size)
+        return float(similarity.max()) / parts
 
     def sklearn_scores(self, text: str) -> Any:
         """The same scores through scikit-learn (slower; for the tests)."""

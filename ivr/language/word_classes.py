@@ -19,6 +19,11 @@ from pathlib import Path
 from .understanding import features
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+# How many words' phrases one set of classes keeps worked out.
+_WORDS_KEPT = 200_000
+# A phrase a word starts (None if the word is all of it), its token, and its
+# whole words.
+_Candidate = tuple[tuple[str, ...] | None, str, frozenset[str]]
 # Class names: lower-case words joined by underscores.
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
 
@@ -73,16 +78,43 @@ class WordClasses:
     def analyze(self, text: str) -> list[str]:
         """One token per class a phrase of the text belongs to (a class
         found twice gives two), e.g. ["class_money", "class_rival"]."""
-        exact, prefixes = self._index
         found: list[str] = []
         said = words(text)
+        present = set(said)
         for at, word in enumerate(said):
-            for phrase, name in exact.get(word, ()):
-                if _matches(phrase, said, at):
-                    found.append(f"class_{name}")
-            for prefix, phrase, name in prefixes.get(word[:3], ()):
-                if word.startswith(prefix) and _matches(phrase, said, at):
-                    found.append(f"class_{name}")
+            for phrase, token, needed in self._starting_with(word):
+                # A longer phrase can only match if its whole words are all
+                # in the text (a set's test, before the word-by-word one).
+                if phrase is None or (needed <= present and _matches(phrase, said, at)):
+                    found.append(token)
+        return found
+
+    def _starting_with(self, word: str) -> list[_Candidate]:
+        """The phrases whose first word `word` is, in the order analyze()
+        tries them, each with its token and its whole words (not those that
+        end in "*"): a phrase of one word as None (it matches already).
+        Worked out once per word: a few thousand words make up nearly every
+        phrasing."""
+        known: dict[str, list[_Candidate]] = self.__dict__.setdefault("_by_word", {})
+        found = known.get(word)
+        if found is None:
+            exact, prefixes = self._index
+            phrases = [phrase_name for phrase_name in exact.get(word, ())]
+            phrases.extend(
+                (phrase, name)
+                for prefix, phrase, name in prefixes.get(word[:3], ())
+                if word.startswith(prefix)
+            )
+            found = [
+                (
+                    phrase if len(phrase) > 1 else None,
+                    f"class_{name}",
+                    frozenset(p for p in phrase if not p.endswith("*")),
+                )
+                for phrase, name in phrases
+            ]
+            if len(known) < _WORDS_KEPT:
+                known[word] = found
         return found
 
     def names(self) -> list[str]:
